@@ -1,0 +1,301 @@
+"""Configuration: one dataclass tree, loaded from an optional TOML file.
+
+Every threshold of the pipeline lives here so the three orchestrators read the
+same numbers, and so a decision record can quote the thresholds it used.
+Unknown keys and out-of-range values are rejected with the key's name: a typo in
+a config file must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+
+DRIFT_LEVELS = ("none", "mild", "strong")
+CONTAINER_STEPS = ("transform", "train", "evaluate")  # where faults can be injected
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where measurements come from."""
+
+    source: str = "generator"  # "generator" or "csv"
+    csv_dir: str = ""  # with source = "csv": a folder of YYYY-MM-DD.csv files
+    stations: int = 4
+    seed: int = 42
+    drift: str = "none"  # none | mild | strong
+    drift_start: str = ""  # YYYY-MM-DD; drift applies from this date on
+    bad_row_rate: float = 0.0  # share of generated rows made invalid on purpose
+
+    def validate(self) -> None:
+        if self.source not in ("generator", "csv"):
+            _bad("data.source", self.source, "one of: generator, csv")
+        if self.source == "csv" and not self.csv_dir:
+            _bad("data.csv_dir", self.csv_dir, "a folder of YYYY-MM-DD.csv files")
+        if not 1 <= self.stations <= 100:
+            _bad("data.stations", self.stations, "a whole number from 1 to 100")
+        if self.drift not in DRIFT_LEVELS:
+            _bad("data.drift", self.drift, "one of: none, mild, strong")
+        if self.drift != "none" and not self.drift_start:
+            _bad("data.drift_start", self.drift_start, "a date YYYY-MM-DD when drift is set")
+        if self.drift_start:
+            _date("data.drift_start", self.drift_start)
+        if not 0.0 <= self.bad_row_rate <= 0.5:
+            _bad("data.bad_row_rate", self.bad_row_rate, "a share from 0 to 0.5")
+
+    @property
+    def drift_start_date(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.drift_start) if self.drift_start else None
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """How drift is measured and when it orders a cold start (see core/drift.py for why)."""
+
+    current_days: int = 7
+    reference_days: int = 28
+    min_reference_days: int = 28  # fewer days of refined data → insufficient_history
+    method: str = "wasserstein"
+    threshold: float = 0.65  # normed Wasserstein; see core/drift.py for the calibration
+    max_drifted_columns: int = 2  # more than this many drifted columns → cold
+    force_cold_every_days: int = 7  # a cold start at least this often
+
+    def validate(self) -> None:
+        for name in ("current_days", "reference_days", "force_cold_every_days"):
+            if getattr(self, name) < 1:
+                _bad(f"drift.{name}", getattr(self, name), "a whole number of days, at least 1")
+        if not 1 <= self.min_reference_days <= self.reference_days:
+            _bad(
+                "drift.min_reference_days",
+                self.min_reference_days,
+                f"from 1 to drift.reference_days ({self.reference_days})",
+            )
+        if self.threshold <= 0:
+            _bad("drift.threshold", self.threshold, "a positive number")
+        if self.max_drifted_columns < 0:
+            _bad("drift.max_drifted_columns", self.max_drifted_columns, "0 or more")
+        if self.method not in ("wasserstein", "ks", "psi", "jensenshannon"):
+            _bad("drift.method", self.method, "one of: wasserstein, ks, psi, jensenshannon")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Model training; the seed makes every orchestrator produce the same model."""
+
+    seed: int = 7
+    history_days: int = 56  # a cold start fits on at most this many days before D
+    regression_tolerance: float = 0.10  # new MSE > previous × (1 + tol) → regression
+
+    def validate(self) -> None:
+        if self.history_days < 1:
+            _bad("train.history_days", self.history_days, "a whole number of days, at least 1")
+        if self.regression_tolerance < 0:
+            _bad("train.regression_tolerance", self.regression_tolerance, "0 or more")
+
+
+@dataclass(frozen=True)
+class StepPolicy:
+    """Retry and timeout policy of one step; the wrappers translate it to their idiom."""
+
+    retries: int = 0
+    retry_delay_s: float = 2.0
+    timeout_s: float = 300.0
+
+    def validate(self, step: str) -> None:
+        if self.retries < 0:
+            _bad(f"steps.{step}.retries", self.retries, "0 or more")
+        if self.retry_delay_s < 0:
+            _bad(f"steps.{step}.retry_delay_s", self.retry_delay_s, "0 or more seconds")
+        if self.timeout_s <= 0:
+            _bad(f"steps.{step}.timeout_s", self.timeout_s, "a positive number of seconds")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A failure injected into a container step, for tests, benchmarks and the workshop.
+
+    The step's container fails its first `fail_times` attempts with `exit_code`,
+    and/or sleeps `hang_seconds` first (to trip the timeout).
+    """
+
+    fail_times: int = 0
+    exit_code: int = 3
+    hang_seconds: float = 0.0
+
+    def validate(self, step: str) -> None:
+        if self.fail_times < 0:
+            _bad(f"faults.{step}.fail_times", self.fail_times, "0 or more")
+        if not 1 <= self.exit_code <= 255:
+            _bad(f"faults.{step}.exit_code", self.exit_code, "an exit code from 1 to 255")
+        if self.hang_seconds < 0:
+            _bad(f"faults.{step}.hang_seconds", self.hang_seconds, "0 or more seconds")
+
+    @property
+    def active(self) -> bool:
+        return self.fail_times > 0 or self.hang_seconds > 0
+
+
+def _default_policies() -> dict[str, StepPolicy]:
+    return {
+        "ingest": StepPolicy(retries=0, timeout_s=120),
+        "transform": StepPolicy(retries=1, retry_delay_s=2, timeout_s=300),
+        "check_drift": StepPolicy(retries=0, timeout_s=300),
+        "train": StepPolicy(retries=1, retry_delay_s=2, timeout_s=600),
+        "evaluate": StepPolicy(retries=1, retry_delay_s=2, timeout_s=300),
+    }
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path = Path("var")  # lake, model store, run results
+    data: DataConfig = field(default_factory=DataConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    steps: dict[str, StepPolicy] = field(default_factory=_default_policies)
+    faults: dict[str, Fault] = field(default_factory=dict)  # step name → injected failure
+    container_memory: str = "2g"  # resource limit of workload containers
+
+    def validate(self) -> Config:
+        self.data.validate()
+        self.drift.validate()
+        self.train.validate()
+        for name, policy in self.steps.items():
+            policy.validate(name)
+        for name, fault in self.faults.items():
+            if name not in CONTAINER_STEPS:
+                _bad("faults", name, f"a container step: {', '.join(CONTAINER_STEPS)}")
+            fault.validate(name)
+        return self
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def models(self) -> Path:
+        return self.home / "models"
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with top-level or dotted changes, e.g. replace(**{"data.drift": "mild"})."""
+        return _apply(self, changes).validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["home"] = str(self.home)
+        return out
+
+
+def load_config(path: Path | None = None, home: Path | None = None) -> Config:
+    """Defaults, then the TOML file (if any), then ORCHBENCH_HOME / home."""
+    cfg = Config()
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(
+                f"The config file {path} does not exist.",
+                "Give the path of a TOML file, or leave --config out to use the defaults.",
+            )
+        try:
+            raw = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"The config file {path} is not valid TOML: {exc}.",
+                "Fix the syntax at the line named.",
+            ) from None
+        cfg = _from_toml(cfg, raw, str(path))
+    env_home = os.environ.get("ORCHBENCH_HOME")
+    if home is not None:
+        cfg = dataclasses.replace(cfg, home=Path(home))
+    elif env_home:
+        cfg = dataclasses.replace(cfg, home=Path(env_home))
+    return cfg.validate()
+
+
+def _from_toml(cfg: Config, raw: dict[str, Any], where: str) -> Config:
+    changes: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in ("steps", "faults"):
+            if not isinstance(value, dict):
+                _bad(key, value, "a table of step names")
+            known = cfg.steps if key == "steps" else CONTAINER_STEPS
+            for step, table in value.items():
+                if step not in known or not isinstance(table, dict):
+                    raise ConfigError(
+                        f"{where}: unknown step {step!r} under [{key}].",
+                        f"Use one of: {', '.join(known)}.",
+                    )
+                if key == "faults" and step not in cfg.faults:
+                    cfg = dataclasses.replace(cfg, faults={**cfg.faults, step: Fault()})
+                for k, v in table.items():
+                    changes[f"{key}.{step}.{k}"] = v
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                changes[f"{key}.{k}"] = v
+        else:
+            changes[key] = value
+    return _apply(cfg, changes, where)
+
+
+def _apply(cfg: Config, changes: dict[str, Any], where: str = "config") -> Config:
+    for dotted, value in changes.items():
+        cfg = _set(cfg, dotted.split("."), value, dotted, where)
+    return cfg
+
+
+def _set(obj: Any, parts: list[str], value: Any, dotted: str, where: str) -> Any:
+    head, rest = parts[0], parts[1:]
+    if isinstance(obj, dict):
+        if head not in obj:
+            raise ConfigError(f"{where}: unknown key {dotted!r}.", f"Known: {', '.join(obj)}.")
+        new = dict(obj)
+        new[head] = _set(obj[head], rest, value, dotted, where) if rest else value
+        return new
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    if head not in fields:
+        raise ConfigError(
+            f"{where}: unknown key {dotted!r}.",
+            f"Known keys here: {', '.join(fields)}.",
+        )
+    if rest:
+        inner = _set(getattr(obj, head), rest, value, dotted, where)
+        return dataclasses.replace(obj, **{head: inner})
+    current = getattr(obj, head)
+    return dataclasses.replace(obj, **{head: _coerce(current, value, dotted, where)})
+
+
+def _coerce(current: Any, value: Any, dotted: str, where: str) -> Any:
+    """Accept a value of the default's type (ints for floats too), else say what was expected."""
+    if isinstance(current, Path):
+        return Path(value)
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(current, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, type(current))
+    if not ok:
+        raise ConfigError(
+            f"{where}: {dotted} = {value!r} has the wrong type.",
+            f"Give a {type(current).__name__}, like the default {current!r}.",
+        )
+    return value
+
+
+def _bad(key: str, value: Any, expected: str) -> None:
+    raise ConfigError(f"The config value {key} = {value!r} is not valid.", f"Expected {expected}.")
+
+
+def _date(key: str, value: str) -> None:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        _bad(key, value, "a date YYYY-MM-DD")
