@@ -1,0 +1,377 @@
+"""The pipeline's steps as plain functions of (context, upstream outputs).
+
+Each step takes a RunContext and the small JSON-able dicts its upstream steps
+returned, and returns one of its own: paths, ids, counts, the decision — never
+data frames — so Airflow can pass them through XCom, Prefect and Dagster as
+task/op outputs, and the direct run as local variables, all unchanged.
+
+Container steps write into a fresh staging folder; the host moves the results
+into the lake (or the model store) only after the container exited 0, one
+os.replace per file. A failed or killed container therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.config import Config
+from core.drift import Windows, measure_drift
+from core.errors import InputDataError, StepFailed
+from core.images import image_tag
+from core.lake import Lake, write_json
+from core.models import ModelStore
+from core.policy import Decision, Facts, decide
+from core.runner import ContainerSpec, Mount, run_container
+from core.schema import MEASUREMENTS
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class RunContext:
+    """What every step of one run for one logical date needs to know."""
+
+    cfg: Config
+    day: dt.date
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    log: Log = print
+    force_cold: bool = False
+    # Container output, line by line as it is printed; the wrappers pass their
+    # orchestrator's logger here too, the CLI hides it unless asked (--verbose).
+    container_log: Log | None = None
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.cfg.lake)
+
+    @property
+    def store(self) -> ModelStore:
+        return ModelStore(self.cfg.models)
+
+
+# --------------------------------------------------------------------------- ingest
+def ingest(ctx: RunContext) -> dict[str, Any]:
+    from core.ingest import ingest as ingest_day
+
+    result = ingest_day(ctx.cfg, ctx.day)
+    ctx.log(
+        f"ingest {ctx.day}: {result.rows_in} rows in, {result.rows_raw} to raw, "
+        f"{result.rows_quarantined} quarantined {result.reasons or ''}".rstrip()
+    )
+    return asdict(result)
+
+
+# ------------------------------------------------------------------------ transform
+def transform(ctx: RunContext, ingested: dict[str, Any] | None = None) -> dict[str, Any]:
+    return transform_range(ctx, ctx.day, ctx.day)
+
+
+def transform_range(ctx: RunContext, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """dbt in the transform container over [start, end]; one container for a whole backfill."""
+    lake = ctx.lake
+    missing = [d for d in _days(start, end) if not lake.table_file("raw", d).exists()]
+    if missing:
+        raise InputDataError(
+            f"No raw data for {', '.join(map(str, missing[:5]))}"
+            f"{' and more' if len(missing) > 5 else ''}.",
+            "Run the ingest step for those dates first.",
+        )
+    staging = _staging(ctx.cfg.lake)
+    try:
+        ranges = {c: [lo, hi] for c, (_, lo, hi) in MEASUREMENTS.items()}
+        _run(
+            ctx,
+            "transform",
+            ContainerSpec(
+                image=image_tag("transform"),
+                command=["python", "/app/transform.py", str(start), str(end), json.dumps(ranges)],
+                mounts=[
+                    Mount(lake.zone("raw"), "/lake/raw/measurements"),
+                    Mount(staging, "/out", read_only=False),
+                ],
+                timeout_s=ctx.cfg.steps["transform"].timeout_s,
+                mem_limit=ctx.cfg.container_memory,
+            ),
+        )
+        written = {}
+        for zone, sub in (("trusted", "trusted/measurements"), ("refined", "refined/features")):
+            for day in _days(start, end):
+                produced = staging / sub / f"{day}.parquet"
+                if not produced.is_file():
+                    raise StepFailed(
+                        f"The transform container wrote no {sub}/{day}.parquet.",
+                        "Read the step's log: dbt should have said why.",
+                    )
+                target = lake.table_file(zone, day)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(produced, target)
+                written.setdefault(zone, []).append(str(target))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"start": str(start), "end": str(end), **written}
+
+
+# ---------------------------------------------------------------------- check_drift
+def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Decide warm or cold, record why, and keep Evidently's report beside the record."""
+    cfg, lake, store, day = ctx.cfg, ctx.lake, ctx.store, ctx.day
+    windows = Windows.ending(day, cfg.drift)
+    # A day counts only if it has rows: the first day of a history has no lags,
+    # so its refined file exists but is empty.
+    ref_days = [d for d in windows.reference_days() if lake.rows("refined", d) > 0]
+    cur_days = [d for d in windows.current_days() if lake.rows("refined", d) > 0]
+    enough = len(ref_days) >= cfg.drift.min_reference_days and len(cur_days) == len(
+        windows.current_days()
+    )
+    folder = cfg.home / "drift" / day.isoformat()
+    drift = None
+    if enough:
+        drift = measure_drift(
+            lake.read("refined", ref_days),
+            lake.read("refined", cur_days),
+            cfg.drift,
+            html=folder / "report.html",
+        )
+        ctx.log(
+            f"drift {day}: {len(drift.drifted_columns)} drifted column(s) "
+            f"{list(drift.drifted_columns)} in {drift.seconds:.1f} s"
+        )
+    else:
+        ctx.log(
+            f"drift {day}: {len(ref_days)}/{cfg.drift.min_reference_days} reference days "
+            f"and {len(cur_days)}/{len(windows.current_days())} current days: "
+            "insufficient history, no drift test"
+        )
+
+    previous = store.previous(day)
+    last_cold = store.last_cold_before(day)
+    drifted = drift.drifted_columns if drift else ()
+    decision: Decision = decide(
+        Facts(
+            day=day,
+            has_previous_model=previous is not None,
+            last_cold=last_cold.date if last_cold else None,
+            last_cold_drifted=tuple(last_cold.meta["decision"]["drifted_columns"])
+            if last_cold
+            else (),
+            enough_history=enough,
+            drifted_columns=drifted,
+            force_cold=ctx.force_cold,
+        ),
+        cfg.drift,
+    )
+    record = {
+        "logical_date": day.isoformat(),
+        "strategy": decision.strategy,
+        "reason": decision.reason,
+        "drifted_columns": list(drifted),
+        "drift_share": drift.share if drift else None,
+        "scores": drift.scores if drift else {},
+        "windows": windows.to_dict(),
+        "days_available": {"reference": len(ref_days), "current": len(cur_days)},
+        "thresholds": {
+            "method": cfg.drift.method,
+            "threshold": cfg.drift.threshold,
+            "max_drifted_columns": cfg.drift.max_drifted_columns,
+            "force_cold_every_days": cfg.drift.force_cold_every_days,
+            "min_reference_days": cfg.drift.min_reference_days,
+        },
+        "evidently_version": drift.evidently_version if drift else None,
+        "previous_model": previous.version if previous else None,
+        "last_cold_start": last_cold.meta["logical_date"] if last_cold else None,
+        "force_cold": ctx.force_cold,
+        "report": str(folder / "report.html") if drift else None,
+    }
+    record["decision_id"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[
+        :12
+    ]
+    write_json(record, folder / "decision.json")
+    ctx.log(f"decision {day}: {decision.strategy} ({decision.reason})")
+    return record
+
+
+# ---------------------------------------------------------------------------- train
+def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
+    """Warm or cold start in the train container; publish the model only on success."""
+    cfg, lake, store, day = ctx.cfg, ctx.lake, ctx.store, ctx.day
+    strategy = decision["strategy"]
+    parent = store.previous(day)
+    if strategy == "warm" and parent is None:
+        raise StepFailed(
+            f"A warm start for {day} was decided but no previous model exists.",
+            "Re-run check_drift for this date; it will decide a cold start.",
+        )
+    if strategy == "warm":
+        first = dt.date.fromisoformat(parent.meta["train_end"]) + dt.timedelta(days=1)
+    else:
+        first = day - dt.timedelta(days=cfg.train.history_days)
+    available = set(lake.dates("refined"))
+    train_days = [d for d in _days(first, day - dt.timedelta(days=1)) if d in available]
+    if not train_days:
+        raise InputDataError(
+            f"No refined data to train on before {day}.",
+            "Ingest and transform earlier dates first (a backfill).",
+        )
+    staging = store.new_staging()
+    try:
+        env = {
+            "TRAINING_STRATEGY": strategy,
+            "TRAIN_FILES": ",".join(f"/lake/refined/{d}.parquet" for d in train_days),
+            "SEED": str(cfg.train.seed),
+        }
+        mounts = [
+            Mount(lake.zone("refined"), "/lake/refined"),
+            Mount(staging, "/out", read_only=False),
+        ]
+        if strategy == "warm":
+            env["PARENT_MODEL"] = f"/models/{parent.version}/model.pkl"
+            mounts.append(Mount(store.versions_dir, "/models"))
+        _run(
+            ctx,
+            "train",
+            ContainerSpec(
+                image=image_tag("train"),
+                command=["python", "/app/train.py"],
+                env=env,
+                mounts=mounts,
+                timeout_s=cfg.steps["train"].timeout_s,
+                mem_limit=cfg.container_memory,
+            ),
+        )
+        info = json.loads((staging / "train.json").read_text())
+        version = store.publish(
+            staging,
+            day,
+            {
+                "strategy": strategy,
+                "parent": parent.version if strategy == "warm" and parent else None,
+                "train_start": str(train_days[0]),
+                "train_end": str(train_days[-1]),
+                "train_rows": info["rows"],
+                "decision": {
+                    k: decision[k] for k in ("decision_id", "strategy", "reason", "drifted_columns")
+                },
+                "seed": cfg.train.seed,
+                "image": image_tag("train"),
+                "t": info["t"],
+            },
+        )
+    finally:
+        store.discard(staging)
+    ctx.log(
+        f"train {day}: {strategy} start → model {version.version} "
+        f"({info['rows']} rows, {train_days[0]}..{train_days[-1]})"
+    )
+    return {
+        "version": version.version,
+        "strategy": strategy,
+        "parent": version.meta["parent"],
+        "train_rows": info["rows"],
+    }
+
+
+# ------------------------------------------------------------------------- evaluate
+def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
+    """Score the new and the previous model on the held-out day; flag a regression."""
+    cfg, lake, store, day = ctx.cfg, ctx.lake, ctx.store, ctx.day
+    version = store.get(trained["version"])
+    previous = store.previous(day)
+    eval_file = lake.table_file("refined", day)
+    staging = store.new_staging()
+    try:
+        env = {
+            "MODEL": f"/models/{version.version}/model.pkl",
+            "EVAL_FILE": f"/lake/refined/{day}.parquet",
+        }
+        if previous:
+            env["PREVIOUS_MODEL"] = f"/models/{previous.version}/model.pkl"
+        _run(
+            ctx,
+            "evaluate",
+            ContainerSpec(
+                image=image_tag("train"),
+                command=["python", "/app/evaluate.py"],
+                env=env,
+                mounts=[
+                    Mount(eval_file.parent, "/lake/refined"),
+                    Mount(store.versions_dir, "/models"),
+                    Mount(staging, "/out", read_only=False),
+                ],
+                timeout_s=cfg.steps["evaluate"].timeout_s,
+                mem_limit=cfg.container_memory,
+            ),
+        )
+        scored = json.loads((staging / "metrics.json").read_text())
+    finally:
+        store.discard(staging)
+    metrics = {
+        "version": version.version,
+        "held_out": day.isoformat(),
+        "rows": scored["rows"],
+        "mse": round(scored["mse"], 6),
+        "mae": round(scored["mae"], 6),
+        "previous_version": previous.version if previous else None,
+        "previous_mse": round(scored["previous"]["mse"], 6) if previous else None,
+        "previous_mae": round(scored["previous"]["mae"], 6) if previous else None,
+    }
+    tolerance = cfg.train.regression_tolerance
+    metrics["regression"] = bool(
+        previous and scored["mse"] > scored["previous"]["mse"] * (1 + tolerance)
+    )
+    store.write_metrics(version, metrics)
+    ctx.log(
+        f"evaluate {day}: mse {metrics['mse']:.3f}, mae {metrics['mae']:.3f}"
+        + (f" (previous {metrics['previous_mse']:.3f})" if previous else "")
+        + (" REGRESSION" if metrics["regression"] else "")
+    )
+    return metrics
+
+
+# -------------------------------------------------------------------------- helpers
+# Injected faults run as a shell prologue, so they work in any image: the attempt
+# count lives in a mounted folder because each retry is a new container.
+_FAULT_PROLOGUE = """
+n=$(cat /faults/attempts 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > /faults/attempts
+if [ "$HANG_SECONDS" != "0" ]; then echo "fault injection: hanging $HANG_SECONDS s"; \
+  sleep "$HANG_SECONDS"; fi
+if [ "$n" -le "$FAIL_TIMES" ]; then
+  echo "fault injection: attempt $n of the first $FAIL_TIMES fails with exit $FAIL_EXIT_CODE" >&2
+  exit "$FAIL_EXIT_CODE"
+fi
+exec "$@"
+"""
+
+
+def _run(ctx: RunContext, step: str, spec: ContainerSpec) -> None:
+    log = ctx.container_log or ctx.log
+    fault = ctx.cfg.faults.get(step)
+    if fault is not None and fault.active:
+        state = ctx.cfg.home / "faults" / ctx.run_id / step
+        state.mkdir(parents=True, exist_ok=True)
+        spec = replace(
+            spec,
+            command=["sh", "-c", _FAULT_PROLOGUE, "fault", *spec.command],
+            env={**spec.env, "FAIL_TIMES": str(fault.fail_times),
+                 "FAIL_EXIT_CODE": str(fault.exit_code), "HANG_SECONDS": f"{fault.hang_seconds:g}"},
+            mounts=[*spec.mounts, Mount(state, "/faults", read_only=False)],
+        )
+    run_container(spec, run_id=ctx.run_id, step=step, on_log=lambda line: log(f"[{step}] {line}"))
+
+
+def _staging(lake_root: Path) -> Path:
+    path = lake_root / ".staging" / uuid.uuid4().hex
+    path.mkdir(parents=True)
+    return path
+
+
+def _days(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]

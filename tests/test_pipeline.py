@@ -1,0 +1,149 @@
+"""The whole pipeline on real containers, real dbt, real Evidently, real training.
+
+One small history (11 days) is built per module; the daily runs that follow
+check the decision sequence, that a warm start really continues the previous
+model, that outputs are identical for identical inputs, and that a failing or
+hanging container leaves the previous model current and no container behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import docker
+import pytest
+
+from core.config import Config, DataConfig, DriftConfig, Fault, StepPolicy
+from core.direct import backfill_history, run_date
+from core.lake import Lake
+from core.models import ModelStore
+
+FIRST = dt.date(2026, 1, 1)
+LAST_HISTORY = dt.date(2026, 1, 11)
+DAILY = [dt.date(2026, 1, 12) + dt.timedelta(days=i) for i in range(6)]
+
+
+def small_config(home: Path) -> Config:
+    """Short drift windows so a history is quick to build; drift never orders cold here
+    (max_drifted_columns=9): the drift rule has its own tests, this checks the plumbing."""
+    fast = StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=120)
+    return Config(
+        home=home,
+        data=DataConfig(bad_row_rate=0.01),
+        drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
+                          force_cold_every_days=4, max_drifted_columns=9),
+        steps={name: fast for name in Config().steps},
+    ).validate()
+
+
+def run_days(cfg: Config, days: list[dt.date]) -> list:
+    backfill_history(cfg, FIRST, LAST_HISTORY, log=lambda _: None)
+    return [run_date(cfg, day, log=lambda _: None) for day in days]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, list]:
+    cfg = small_config(tmp_path_factory.mktemp("pipeline"))
+    return cfg, run_days(cfg, DAILY)
+
+
+def test_every_run_succeeds_with_one_attempt_per_step(pipeline) -> None:
+    _, results = pipeline
+    for result in results:
+        assert result.status == "success", result.error
+        assert [(s.name, s.status, s.attempts) for s in result.steps] == [
+            (name, "success", 1) for name in ("ingest", "transform", "check_drift", "train",
+                                              "evaluate")]
+
+
+def test_decisions_first_cold_then_warm_then_forced_cold(pipeline) -> None:
+    _, results = pipeline
+    assert [(r.decision["strategy"], r.decision["reason"]) for r in results] == [
+        ("cold", "no_previous_model"),
+        ("warm", "no_significant_drift"),
+        ("warm", "no_significant_drift"),
+        ("warm", "no_significant_drift"),
+        ("cold", "forced_periodic"),  # 4 days after the first cold start
+        ("warm", "no_significant_drift"),
+    ]
+    record = json.loads((pipeline[0].home / "drift" / "2026-01-13" / "decision.json").read_text())
+    assert record["windows"] == {"reference": "2026-01-04..2026-01-10",
+                                 "current": "2026-01-11..2026-01-13"}
+    assert record["thresholds"]["force_cold_every_days"] == 4
+    assert record["evidently_version"].startswith("0.7")
+    assert Path(record["report"]).stat().st_size > 0
+
+
+def test_warm_start_continues_the_previous_model(pipeline) -> None:
+    cfg, results = pipeline
+    store = ModelStore(cfg.models)
+    cold = store.get(results[0].metrics["version"])
+    warm = store.get(results[1].metrics["version"])
+    assert warm.meta["parent"] == cold.version
+    assert warm.meta["train_start"] == warm.meta["train_end"] == "2026-01-12"
+    # SGD's step counter t_ goes on from the parent's: a refit would restart it at 1.
+    assert warm.meta["t"] == cold.meta["t"] + 5 * warm.meta["train_rows"]
+    assert results[1].metrics["previous_version"] == cold.version
+    assert store.current().version == results[-1].metrics["version"]
+
+
+def test_counts_add_up_in_every_zone(pipeline) -> None:
+    cfg, _ = pipeline
+    lake = Lake(cfg.lake)
+    for day in lake.dates("raw"):
+        delivered = len(lake.landing_file(day).read_text().splitlines()) - 1
+        assert delivered == lake.rows("raw", day) + lake.rows("quarantine", day)
+        assert lake.rows("trusted", day) == lake.rows("raw", day)
+    assert sum(lake.rows("quarantine", d) for d in lake.dates("raw")) > 0
+
+
+def test_same_seed_and_dates_give_identical_outputs(pipeline, tmp_path: Path) -> None:
+    cfg_a, results_a = pipeline
+    cfg_b = dataclasses.replace(cfg_a, home=tmp_path / "b")
+    results_b = run_days(cfg_b, DAILY[:2])
+    lake_a, lake_b = Lake(cfg_a.lake), Lake(cfg_b.lake)
+    days = lake_b.dates("refined")
+    assert lake_a.content_hash("refined", days) == lake_b.content_hash("refined", days)
+    for a, b in zip(results_a, results_b, strict=False):
+        assert a.metrics == b.metrics  # model versions are hashes of the model bytes
+        drop = ("report",)
+        assert {k: v for k, v in a.decision.items() if k not in drop} == {
+            k: v for k, v in b.decision.items() if k not in drop}
+
+
+def _labelled(client: docker.DockerClient) -> list:
+    return client.containers.list(all=True, filters={"label": "orchbench.run_id"})
+
+
+@pytest.mark.parametrize(
+    ("offset", "fault", "status", "message"),
+    [
+        (1, Fault(fail_times=1), "success", None),
+        (2, Fault(fail_times=9, exit_code=42), "failed", "exited with code 42"),
+        (3, Fault(hang_seconds=600), "failed", "did not finish within 4 s"),
+    ],
+    ids=["transient", "permanent", "hang"],
+)
+def test_train_failures_are_retried_and_keep_the_previous_model(
+    pipeline, docker_client: docker.DockerClient, offset: int, fault: Fault, status: str,
+    message: str | None,
+) -> None:
+    cfg, _ = pipeline
+    store = ModelStore(cfg.models)
+    day = DAILY[-1] + dt.timedelta(days=offset)
+    before = store.current()
+    steps = {**cfg.steps, "train": StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=4)}
+    faulty = dataclasses.replace(cfg, faults={"train": fault}, steps=steps)
+    result = run_date(faulty, day, log=lambda _: None)
+    train = result.step("train")
+    assert (result.status, train.attempts) == (status, 2)
+    if message is None:
+        assert store.current().date == day
+    else:
+        assert message in train.error and "fault injection" in train.error
+        assert store.current() == before and store.for_date(day) is None
+        assert result.step("evaluate").status == "not_run"
+    assert _labelled(docker_client) == []
