@@ -1,0 +1,26 @@
+"""`orchbench setup`: every environment and image, idempotent and quick when done."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from orchbench.envs import ENVS, sync
+
+
+def setup(envs: Sequence[str] | None = None, images: bool = True,
+          log: Callable[[str], None] = print) -> None:
+    names = list(envs or ENVS)
+    for i, name in enumerate(names, 1):
+        env = ENVS[name]
+        log(f"[{i}/{len(names)}] environment {name} ({env.path.name}) …")
+        seconds = sync(env, log)
+        log(f"[{i}/{len(names)}] environment {name} ready in {seconds:.1f} s")
+    if images:
+        ensure_images(log)
+
+
+def ensure_images(log: Callable[[str], None] = print) -> None:
+    """Build the workload images whose content tag is missing (a no-op when up to date)."""
+    from orchbench.images import build_images
+
+    build_images(progress=lambda line: log(f"  {line}"))

@@ -1,0 +1,38 @@
+"""One-line and tabular summaries of run results, for people reading a terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.result import RunResult
+
+
+def run_line(result: RunResult) -> str:
+    seconds = _seconds(result.started, result.ended)
+    decision = result.decision or {}
+    metrics = result.metrics or {}
+    parts = [result.logical_date, f"{result.status:7}"]
+    if decision:
+        parts.append(f"{decision['strategy']} ({decision['reason']})")
+    if metrics:
+        parts.append(f"mse {metrics['mse']:.2f}")
+    parts.append(f"{seconds:.1f} s")
+    return "  ".join(parts)
+
+
+def table(rows: list[dict[str, str]]) -> str:
+    """A plain text table; columns as wide as their widest cell."""
+    if not rows:
+        return ""
+    headers = list(rows[0])
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    lines = ["  ".join(h.ljust(widths[h]) for h in headers),
+             "  ".join("-" * widths[h] for h in headers)]
+    lines += ["  ".join(str(r[h]).ljust(widths[h]) for h in headers) for r in rows]
+    return "\n".join(lines)
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    if not start or not end:
+        return 0.0
+    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()

@@ -1,0 +1,108 @@
+"""The command line: user mistakes give one clear paragraph, a non-zero exit, no traceback,
+and leave the lake and the model store as they were."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import core.steps
+from core.lake import Lake
+from core.schema import COLUMNS
+from orchbench.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_ROW = "ST01,2026-03-01T00:00:00,10,20,30,40,5,80,2,1010,0"
+
+
+def orchbench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "orchbench.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=300)
+
+
+def assert_clean_error(done: subprocess.CompletedProcess, *needles: str) -> None:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    for needle in needles:
+        assert needle in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["run", "-o", "luigi", "--date", "2026-03-01"],
+         ["Unknown orchestrator 'luigi'", "direct, prefect, airflow, dagster"]),
+        (["run", "--date", "2026-13-01"], ["'2026-13-01' is not a date", "YYYY-MM-DD"]),
+        (["run", "--start", "2026-03-05", "--end", "2026-03-01"], ["ends before it starts"]),
+        (["run"], ["No logical date given"]),
+    ],
+)
+def test_argument_mistakes(args: list[str], needles: list[str], tmp_path: Path) -> None:
+    assert_clean_error(orchbench(*args, "--home", str(tmp_path)), *needles)
+
+
+def test_bad_config_value_names_key_and_fix(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[drift]\nmax_drifted_columns = -1\n")
+    done = orchbench("run", "--date", "2026-03-01", "--config", str(config))
+    assert_clean_error(done, "drift.max_drifted_columns = -1", "fix:")
+
+
+def csv_home(tmp_path: Path, header: str) -> tuple[Path, Path]:
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "2026-03-01.csv").write_text(f"{header}\n{GOOD_ROW}\n")
+    config = tmp_path / "csv.toml"
+    config.write_text(f'[data]\nsource = "csv"\ncsv_dir = "{folder}"\n')
+    return folder, config
+
+
+def test_csv_missing_columns_fails_before_writing(tmp_path: Path) -> None:
+    _, config = csv_home(tmp_path, ",".join(c for c in COLUMNS if c != "no2"))
+    done = orchbench("run", "--date", "2026-03-01", "--config", str(config),
+                     "--home", str(tmp_path / "home"))
+    assert_clean_error(done, "lacks the required column(s) no2", "The header must name")
+    assert done.returncode == 1
+    raw = Lake(tmp_path / "home" / "lake").table_file("raw", dt.date(2026, 3, 1))
+    assert not raw.exists()
+
+
+def test_stopped_docker_daemon_is_named(tmp_path: Path) -> None:
+    _, config = csv_home(tmp_path, ",".join(COLUMNS))
+    done = orchbench("run", "--date", "2026-03-01", "--config", str(config),
+                     "--home", str(tmp_path / "home"),
+                     env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
+    assert_clean_error(done, "failed at transform", "Docker")
+    assert "transform attempt 2" not in done.stderr  # a user problem is not retried
+    assert not (tmp_path / "home" / "models").exists()
+
+
+def test_missing_image_says_how_to_build_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, config = csv_home(tmp_path, ",".join(COLUMNS))
+    monkeypatch.setattr(core.steps, "image_tag", lambda name: f"orchbench/{name}:not-built")
+    code = main(["run", "--date", "2026-03-01", "--config", str(config),
+                 "--home", str(tmp_path / "home")])
+    err = capsys.readouterr().err
+    assert code == 1 and "orchbench images build" in err and "Traceback" not in err
+
+
+def test_doctor_reports_docker_images_and_four_environments() -> None:
+    done = orchbench("doctor")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for needle in ("docker engine", "image transform", "image train", "env base",
+                   "prefect 3.", "apache-airflow 3.", "dagster 1."):
+        assert needle in done.stdout
+
+
+def test_images_build_is_a_no_op_when_nothing_changed() -> None:
+    done = orchbench("images", "build")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("up to date") == 2
