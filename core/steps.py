@@ -189,11 +189,12 @@ def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> d
         "previous_model": previous.version if previous else None,
         "last_cold_start": last_cold.meta["logical_date"] if last_cold else None,
         "force_cold": ctx.force_cold,
-        "report": str(folder / "report.html") if drift else None,
     }
-    record["decision_id"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[
-        :12
-    ]
+    # The id hashes what was decided and why, not where the files live, so the
+    # same inputs give the same id in any home folder and under any orchestrator.
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+    record["decision_id"] = digest[:12]
+    record["report"] = str(folder / "report.html") if drift else None
     write_json(record, folder / "decision.json")
     ctx.log(f"decision {day}: {decision.strategy} ({decision.reason})")
     return record

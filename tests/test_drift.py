@@ -34,7 +34,9 @@ def test_no_drift_flags_nothing_and_saves_the_report(tmp_path: Path) -> None:
     result = measure_drift(*windows_data(DataConfig(seed=3)), CFG, html=html)
     assert result.drifted_columns == ()
     assert result.evidently_version.startswith("0.7")
-    assert html.stat().st_size > 10_000 and "evidently" in html.read_text().lower()
+    text = html.read_text()
+    assert text.lstrip().lower().startswith("<!doctype html>")
+    assert "pm25" in text and "humidity" in text
 
 
 @pytest.mark.parametrize(
@@ -42,7 +44,7 @@ def test_no_drift_flags_nothing_and_saves_the_report(tmp_path: Path) -> None:
     [("strong", {"pm25", "pm10", "temperature", "humidity"}), ("mild", {"no2", "o3"})],
 )
 def test_drift_is_found_in_the_shifted_columns(level: str, expected: set[str]) -> None:
-    data = DataConfig(seed=3, drift=level, drift_start=str(DAY - dt.timedelta(days=4)))
+    data = DataConfig(seed=3, drift=level, drift_start=str(DAY - dt.timedelta(days=6)))
     result = measure_drift(*windows_data(data), CFG)
     assert set(result.drifted_columns) == expected
     assert result.share == pytest.approx(len(expected) / 9)

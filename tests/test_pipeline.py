@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import docker
@@ -115,7 +116,8 @@ def test_same_seed_and_dates_give_identical_outputs(pipeline, tmp_path: Path) ->
 
 
 def _labelled(client: docker.DockerClient) -> list:
-    return client.containers.list(all=True, filters={"label": "orchbench.run_id"})
+    session = os.environ["ORCHBENCH_SESSION"]
+    return client.containers.list(all=True, filters={"label": f"orchbench.session={session}"})
 
 
 @pytest.mark.parametrize(

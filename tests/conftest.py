@@ -1,0 +1,43 @@
+"""Shared fixtures: real Docker, real images, and a check that nothing is left behind."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+# Every container this test session starts (in process or in a CLI subprocess)
+# carries this label, so the leftover check below judges only the tests' own
+# containers, never those of a demo or benchmark running beside them.
+SESSION = os.environ.setdefault("ORCHBENCH_SESSION", f"pytest-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    client.ping()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def base_image() -> str:
+    """A small local image with python3, built offline if absent."""
+    from orchbench.images import ensure_base_image
+
+    return ensure_base_image()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_containers_left_behind(docker_client: docker.DockerClient) -> Iterator[None]:
+    """Fail the session if any container this session started survives the tests."""
+    yield
+    left = docker_client.containers.list(
+        all=True, filters={"label": f"orchbench.session={SESSION}"})
+    names = [f"{c.name} ({c.labels.get('orchbench.step')})" for c in left]
+    for c in left:
+        c.remove(force=True)
+    assert not left, f"orchbench containers left behind: {names}"
