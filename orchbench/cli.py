@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("test", help="set up everything, then run the test suite")
-    p.add_argument("pytest_args", nargs="*", help="passed on to pytest (e.g. -q -k drift)")
+    p.add_argument("pytest_args", nargs="*", help="passed on to pytest, in order")
     p.set_defaults(func=cmd_test)
     return parser
 
@@ -167,12 +167,13 @@ def _quiet(line: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    # `orchbench test -q -k x`: everything after `test` belongs to pytest.
-    args, extra = parser.parse_known_args(argv)
-    if extra and getattr(args, "command", None) != "test":
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if extra:
-        args.pytest_args = [*args.pytest_args, *extra]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["test"] and not {"-h", "--help"} & set(argv[1:]):
+        # `orchbench test -q -k x`: everything after `test` belongs to pytest, in order.
+        args = parser.parse_args(["test"])
+        args.pytest_args = argv[1:]
+    else:
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

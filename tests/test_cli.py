@@ -106,3 +106,12 @@ def test_images_build_is_a_no_op_when_nothing_changed() -> None:
     done = orchbench("images", "build")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("up to date") == 2
+
+
+def test_test_command_passes_pytest_options_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    import orchbench.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "cmd_test", lambda args: seen.setdefault("a", args.pytest_args) and 0)
+    assert cli.main(["test", "-q", "-k", "drift and not slow"]) == 0
+    assert seen["a"] == ["-q", "-k", "drift and not slow"]
