@@ -46,35 +46,40 @@ class StepFailed(OrchbenchError):
     retryable = True
 
 
-class ContainerFailed(StepFailed):
-    """A workload container exited non-zero."""
+class ContainerError(StepFailed):
+    """A workload container did not succeed; the message carries its last log lines."""
 
-    def __init__(self, image: str, command: list[str], exit_code: int, log_tail: list[str]) -> None:
+    def __init__(self, image: str, command: list[str], outcome: str, log_tail: list[str],
+                 fix: str) -> None:
         self.image = image
         self.command = command
-        self.exit_code_value = exit_code
         self.log_tail = log_tail
         tail = "\n".join(log_tail) if log_tail else "(no output)"
         super().__init__(
-            f"Container {image} running {' '.join(command)!r} exited with code {exit_code}. "
-            f"Last log lines:\n{tail}",
+            f"Container {image} running {' '.join(command)!r} {outcome}. Last log lines:\n{tail}",
+            fix,
+        )
+
+
+class ContainerFailed(ContainerError):
+    """A workload container exited non-zero."""
+
+    def __init__(self, image: str, command: list[str], exit_code: int, log_tail: list[str]) -> None:
+        self.exit_code_value = exit_code
+        super().__init__(
+            image, command, f"exited with code {exit_code}", log_tail,
             "Read the log above; the step's inputs and the previous model are unchanged.",
         )
 
 
-class ContainerTimeout(StepFailed):
+class ContainerTimeout(ContainerError):
     """A workload container ran past its timeout and was killed."""
 
     def __init__(
         self, image: str, command: list[str], timeout_s: float, log_tail: list[str]
     ) -> None:
-        self.image = image
-        self.command = command
         self.timeout_s = timeout_s
-        self.log_tail = log_tail
-        tail = "\n".join(log_tail) if log_tail else "(no output)"
         super().__init__(
-            f"Container {image} running {' '.join(command)!r} did not finish within "
-            f"{timeout_s:g} s and was killed and removed. Last log lines:\n{tail}",
-            "Raise the step's timeout in the config if the work is legitimately slow.",
+            image, command, f"did not finish within {timeout_s:g} s and was killed and removed",
+            log_tail, "Raise the step's timeout in the config if the work is legitimately slow.",
         )
