@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 from core.errors import ConfigError
 
@@ -19,17 +18,14 @@ def parse_date(text: str, what: str = "date") -> dt.date:
         ) from None
 
 
-def date_range(start: dt.date, end: dt.date) -> Iterator[dt.date]:
-    """Every date from start to end, both included."""
+def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every date from start to end, both included (the one date-span helper of the project)."""
     if end < start:
         raise ConfigError(
             f"The range {start} to {end} ends before it starts.",
             "Give --start on or before --end.",
         )
-    day = start
-    while day <= end:
-        yield day
-        day += dt.timedelta(days=1)
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def days(n: int) -> dt.timedelta:

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from core.config import Config
+from core.dates import date_range
 from core.lake import write_json
 from core.registry import STEPS
 from core.result import RunResult, StepResult, now
@@ -28,11 +29,8 @@ def backfill_history(cfg: Config, start: dt.date, end: dt.date, log: Log = print
     windows are full; building it day by day would start a dbt container per
     day for nothing. Returns the number of rows quarantined.
     """
-    quarantined = 0
-    day = start
-    while day <= end:
-        quarantined += ingest(RunContext(cfg, day, log=log))["rows_quarantined"]
-        day += dt.timedelta(days=1)
+    quarantined = sum(ingest(RunContext(cfg, day, log=log))["rows_quarantined"]
+                      for day in date_range(start, end))
     transform_range(RunContext(cfg, end, log=log, container_log=lambda _: None), start, end)
     return quarantined
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.config import DriftConfig
+from core.dates import date_range
 from core.schema import DRIFT_COLUMNS
 
 if TYPE_CHECKING:
@@ -49,10 +50,10 @@ class Windows:
         return cls(reference_start, reference_end, current_start, day)
 
     def reference_days(self) -> list[dt.date]:
-        return _span(self.reference_start, self.reference_end)
+        return date_range(self.reference_start, self.reference_end)
 
     def current_days(self) -> list[dt.date]:
-        return _span(self.current_start, self.current_end)
+        return date_range(self.current_start, self.current_end)
 
     def to_dict(self) -> dict[str, str]:
         return {
@@ -130,6 +131,3 @@ def _is_drift(score: float, cfg: DriftConfig) -> bool:
         return score < cfg.threshold
     return score >= cfg.threshold
 
-
-def _span(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]

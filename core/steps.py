@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Config
+from core.dates import date_range
 from core.drift import Windows, measure_drift
 from core.errors import InputDataError, StepFailed
 from core.images import image_tag
@@ -78,7 +79,7 @@ def transform(ctx: RunContext, ingested: dict[str, Any] | None = None) -> dict[s
 def transform_range(ctx: RunContext, start: dt.date, end: dt.date) -> dict[str, Any]:
     """dbt in the transform container over [start, end]; one container for a whole backfill."""
     lake = ctx.lake
-    missing = [d for d in _days(start, end) if not lake.table_file("raw", d).exists()]
+    missing = [d for d in date_range(start, end) if not lake.table_file("raw", d).exists()]
     if missing:
         raise InputDataError(
             f"No raw data for {', '.join(map(str, missing[:5]))}"
@@ -104,7 +105,7 @@ def transform_range(ctx: RunContext, start: dt.date, end: dt.date) -> dict[str, 
         )
         written = {}
         for zone, sub in (("trusted", "trusted/measurements"), ("refined", "refined/features")):
-            for day in _days(start, end):
+            for day in date_range(start, end):
                 produced = staging / sub / f"{day}.parquet"
                 if not produced.is_file():
                     raise StepFailed(
@@ -216,7 +217,7 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
     else:
         first = day - dt.timedelta(days=cfg.train.history_days)
     available = set(lake.dates("refined"))
-    train_days = [d for d in _days(first, day - dt.timedelta(days=1)) if d in available]
+    train_days = [d for d in date_range(first, day - dt.timedelta(days=1)) if d in available]
     if not train_days:
         raise InputDataError(
             f"No refined data to train on before {day}.",
@@ -373,6 +374,3 @@ def _staging(lake_root: Path) -> Path:
     path.mkdir(parents=True)
     return path
 
-
-def _days(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
