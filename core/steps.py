@@ -92,16 +92,12 @@ def transform_range(ctx: RunContext, start: dt.date, end: dt.date) -> dict[str, 
         _run(
             ctx,
             "transform",
-            ContainerSpec(
-                image=image_tag("transform"),
-                command=["python", "/app/transform.py", str(start), str(end), json.dumps(ranges)],
-                mounts=[
-                    Mount(lake.zone("raw"), "/lake/raw/measurements"),
-                    Mount(staging, "/out", read_only=False),
-                ],
-                timeout_s=ctx.cfg.steps["transform"].timeout_s,
-                mem_limit=ctx.cfg.container_memory,
-            ),
+            "transform",
+            ["python", "/app/transform.py", str(start), str(end), json.dumps(ranges)],
+            mounts=[
+                Mount(lake.zone("raw"), "/lake/raw/measurements"),
+                Mount(staging, "/out", read_only=False),
+            ],
         )
         written = {}
         for zone, sub in (("trusted", "trusted/measurements"), ("refined", "refined/features")):
@@ -237,18 +233,7 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
         if strategy == "warm":
             env["PARENT_MODEL"] = f"/models/{parent.version}/model.pkl"
             mounts.append(Mount(store.versions_dir, "/models"))
-        _run(
-            ctx,
-            "train",
-            ContainerSpec(
-                image=image_tag("train"),
-                command=["python", "/app/train.py"],
-                env=env,
-                mounts=mounts,
-                timeout_s=cfg.steps["train"].timeout_s,
-                mem_limit=cfg.container_memory,
-            ),
-        )
+        _run(ctx, "train", "train", ["python", "/app/train.py"], env=env, mounts=mounts)
         info = json.loads((staging / "train.json").read_text())
         version = store.publish(
             staging,
@@ -299,18 +284,14 @@ def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
         _run(
             ctx,
             "evaluate",
-            ContainerSpec(
-                image=image_tag("train"),
-                command=["python", "/app/evaluate.py"],
-                env=env,
-                mounts=[
-                    Mount(eval_file.parent, "/lake/refined"),
-                    Mount(store.versions_dir, "/models"),
-                    Mount(staging, "/out", read_only=False),
-                ],
-                timeout_s=cfg.steps["evaluate"].timeout_s,
-                mem_limit=cfg.container_memory,
-            ),
+            "train",
+            ["python", "/app/evaluate.py"],
+            env=env,
+            mounts=[
+                Mount(eval_file.parent, "/lake/refined"),
+                Mount(store.versions_dir, "/models"),
+                Mount(staging, "/out", read_only=False),
+            ],
         )
         scored = json.loads((staging / "metrics.json").read_text())
     finally:
@@ -353,7 +334,25 @@ exec "$@"
 """
 
 
-def _run(ctx: RunContext, step: str, spec: ContainerSpec) -> None:
+def _run(
+    ctx: RunContext,
+    step: str,
+    image: str,
+    command: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    mounts: list[Mount],
+) -> None:
+    """Run a step's container with the step's own timeout, the memory limit and any
+    injected fault: every container step gets them from here, none can forget one."""
+    spec = ContainerSpec(
+        image=image_tag(image),
+        command=command,
+        env=env or {},
+        mounts=mounts,
+        timeout_s=ctx.cfg.steps[step].timeout_s,
+        mem_limit=ctx.cfg.container_memory,
+    )
     log = ctx.container_log or ctx.log
     fault = ctx.cfg.faults.get(step)
     if fault is not None and fault.active:
