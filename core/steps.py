@@ -212,8 +212,9 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
         first = dt.date.fromisoformat(parent.meta["train_end"]) + dt.timedelta(days=1)
     else:
         first = day - dt.timedelta(days=cfg.train.history_days)
-    available = set(lake.dates("refined"))
-    train_days = [d for d in date_range(first, day - dt.timedelta(days=1)) if d in available]
+    # Days with rows only: a history's first day has a refined file but no rows (no lags).
+    train_days = [d for d in date_range(first, day - dt.timedelta(days=1))
+                  if lake.rows("refined", d) > 0]
     if not train_days:
         raise InputDataError(
             f"No refined data to train on before {day}.",

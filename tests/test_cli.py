@@ -115,3 +115,30 @@ def test_test_command_passes_pytest_options_in_order(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(cli, "cmd_test", lambda args: seen.setdefault("a", args.pytest_args) and 0)
     assert cli.main(["test", "-q", "-k", "drift and not slow"]) == 0
     assert seen["a"] == ["-q", "-k", "drift and not slow"]
+
+
+def test_run_backfill_prints_the_uniform_result_for_each_date(tmp_path: Path) -> None:
+    """`orchbench run --start --end` on an empty lake, real containers: the first two
+    dates cannot train (no earlier rows: the first day has no lags) and say so; the
+    third trains cold. JSON on stdout for every date, a non-zero exit, no traceback."""
+    import json
+
+    done = orchbench("run", "--start", "2026-03-01", "--end", "2026-03-03",
+                     "--home", str(tmp_path))
+    assert_clean_error(done, "failed at train: No refined data to train on before 2026-03-01",
+                       "failed at train: No refined data to train on before 2026-03-02")
+    assert done.returncode == 1
+    results = json.loads(done.stdout)
+    assert [(r["logical_date"], r["status"]) for r in results] == [
+        ("2026-03-01", "failed"), ("2026-03-02", "failed"), ("2026-03-03", "success")]
+    for r in results:
+        assert r["orchestrator"] == "direct"
+        assert [s["name"] for s in r["steps"]] == ["ingest", "transform", "check_drift",
+                                                   "train", "evaluate"]
+    failed_train = results[0]["steps"][3]
+    assert failed_train["status"] == "failed" and failed_train["attempts"] == 1  # not retried
+    ok = results[2]
+    assert all(s["attempts"] == 1 and s["started"] <= s["ended"] for s in ok["steps"])
+    assert ok["decision"]["reason"] == "no_previous_model"
+    assert ok["metrics"]["rows"] > 0 and ok["metrics"]["previous_version"] is None
+    assert "2026-03-03  success  cold (no_previous_model)" in done.stderr
