@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -144,11 +145,11 @@ class Fault:
 
 def _default_policies() -> dict[str, StepPolicy]:
     return {
-        "ingest": StepPolicy(retries=0, timeout_s=120),
-        "transform": StepPolicy(retries=1, retry_delay_s=2, timeout_s=300),
-        "check_drift": StepPolicy(retries=0, timeout_s=300),
-        "train": StepPolicy(retries=1, retry_delay_s=2, timeout_s=600),
-        "evaluate": StepPolicy(retries=1, retry_delay_s=2, timeout_s=300),
+        "ingest": StepPolicy(retries=0, timeout_s=120.0),
+        "transform": StepPolicy(retries=1, retry_delay_s=2.0, timeout_s=300.0),
+        "check_drift": StepPolicy(retries=0, timeout_s=300.0),
+        "train": StepPolicy(retries=1, retry_delay_s=2.0, timeout_s=600.0),
+        "evaluate": StepPolicy(retries=1, retry_delay_s=2.0, timeout_s=300.0),
     }
 
 
@@ -193,7 +194,10 @@ class Config:
 
 
 def load_config(path: Path | None = None, home: Path | None = None) -> Config:
-    """Defaults, then the TOML file (if any), then ORCHBENCH_HOME / home."""
+    """Defaults, then the TOML file (if any), then ORCHBENCH_HOME / home.
+
+    A ``.json`` file holds Config.to_dict(): how a driver hands the exact config
+    of a run to an orchestrator in another environment (see save_config)."""
     cfg = Config()
     if path is not None:
         if not path.is_file():
@@ -201,11 +205,13 @@ def load_config(path: Path | None = None, home: Path | None = None) -> Config:
                 f"The config file {path} does not exist.",
                 "Give the path of a TOML file, or leave --config out to use the defaults.",
             )
+        kind = "JSON" if path.suffix == ".json" else "TOML"
         try:
-            raw = tomllib.loads(path.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            text = path.read_text()
+            raw = json.loads(text) if kind == "JSON" else tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(
-                f"The config file {path} is not valid TOML: {exc}.",
+                f"The config file {path} is not valid {kind}: {exc}.",
                 "Fix the syntax at the line named.",
             ) from None
         cfg = _from_toml(cfg, raw, str(path))
@@ -215,6 +221,14 @@ def load_config(path: Path | None = None, home: Path | None = None) -> Config:
     elif env_home:
         cfg = dataclasses.replace(cfg, home=Path(env_home))
     return cfg.validate()
+
+
+def save_config(cfg: Config, target: Path) -> Path:
+    """Write cfg so that load_config(target) gives it back exactly."""
+    from core.lake import write_json
+
+    write_json(cfg.to_dict(), target)
+    return target
 
 
 def _from_toml(cfg: Config, raw: dict[str, Any], where: str) -> Config:

@@ -50,3 +50,14 @@ def test_missing_file_says_so(tmp_path: Path) -> None:
 def test_faults_load_from_toml(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "[faults.train]\nfail_times = 2\nexit_code = 9\n"))
     assert cfg.faults["train"].fail_times == 2 and cfg.faults["train"].exit_code == 9
+
+
+def test_saved_config_loads_back_identical(tmp_path: Path) -> None:
+    """How a driver hands a run's exact config to an orchestrator's own environment."""
+    from core.config import DriftConfig, Fault, StepPolicy, save_config
+
+    cfg = Config(home=tmp_path / "h", drift=DriftConfig(current_days=3, reference_days=7,
+                                                        min_reference_days=7),
+                 steps={**Config().steps, "train": StepPolicy(retries=4, timeout_s=9)},
+                 faults={"evaluate": Fault(hang_seconds=5)}).validate()
+    assert load_config(save_config(cfg, tmp_path / "cfg.json")) == cfg
