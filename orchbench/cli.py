@@ -9,6 +9,7 @@ prints it. Heavy imports happen inside the command that needs them, so
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
@@ -50,38 +51,51 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    if args.orchestrator not in ORCHESTRATORS:
+    if args.all:
+        names = list(ORCHESTRATORS)
+    elif args.orchestrator in ORCHESTRATORS:
+        names = [args.orchestrator]
+    else:
         raise ConfigError(f"Unknown orchestrator {args.orchestrator!r}.",
-                          f"Choose one of: {', '.join(ORCHESTRATORS)}.")
-    if args.orchestrator != "direct":
-        raise ConfigError(
-            f"The {args.orchestrator} implementation is not part of this version yet.",
-            "Use --orchestrator direct; the wrappers arrive with the next release.")
+                          f"Choose one of: {', '.join(ORCHESTRATORS)} (or --all).")
     if args.date and (args.start or args.end):
         raise ConfigError("Give either --date or --start/--end, not both.",
                           "Use --date for one day, --start and --end for a backfill.")
     if args.date:
         days = [parse_date(args.date, "--date")]
     elif args.start and args.end:
-        days = list(date_range(parse_date(args.start, "--start"), parse_date(args.end, "--end")))
+        days = date_range(parse_date(args.start, "--start"), parse_date(args.end, "--end"))
     else:
         raise ConfigError("No logical date given.",
                           "Add --date YYYY-MM-DD, or --start and --end for a range.")
-    from core.direct import run_date
     from orchbench.summary import run_line
 
     results = []
     for day in days:
-        result = run_date(cfg, day, force_cold=args.force_cold, log=_indented,
-                          container_log=_indented if args.verbose else _quiet)
-        progress(run_line(result))
-        results.append(result.to_dict())
+        for name in names:
+            result = _run_one(name, cfg, day, args)
+            progress(run_line(result))
+            results.append(result)
     json.dump(results[0] if len(results) == 1 else results, sys.stdout, indent=2)
     print()
     failed = [r for r in results if r["status"] != "success"]
     for r in failed:
-        progress(f"\nerror: run for {r['logical_date']} failed at {r['error']}")
+        progress(f"\nerror: {r['orchestrator']} run for {r['logical_date']} failed at {r['error']}")
     return 1 if failed else 0
+
+
+def _run_one(name: str, cfg: Config, day: dt.date, args: argparse.Namespace) -> dict:
+    """One date through one implementation: direct in process, the others by driver."""
+    container_log = _indented if args.verbose else _quiet
+    if name == "direct":
+        from core.direct import run_date
+
+        return run_date(cfg, day, force_cold=args.force_cold, log=_indented,
+                        container_log=container_log).to_dict()
+    from orchbench.drivers import run_wrapped
+
+    return run_wrapped(name, cfg, day.isoformat(), force_cold=args.force_cold,
+                       log=_indented if args.verbose else _quiet)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -128,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the pipeline for a date or a range")
     p.add_argument("--orchestrator", "-o", default="direct", help=", ".join(ORCHESTRATORS))
+    p.add_argument("--all", action="store_true", help="run each date through all four")
     p.add_argument("--date", help="logical date YYYY-MM-DD")
     p.add_argument("--start", help="first date of a backfill")
     p.add_argument("--end", help="last date of a backfill (included)")

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from core.result import RunResult
 
-
-def run_line(result: RunResult) -> str:
-    seconds = _seconds(result.started, result.ended)
-    decision = result.decision or {}
-    metrics = result.metrics or {}
-    parts = [result.logical_date, f"{result.status:7}"]
+def run_line(result: dict[str, Any]) -> str:
+    """A run result (RunResult.to_dict() or a driver's JSON) as one line."""
+    seconds = _seconds(result["started"], result["ended"])
+    decision = result.get("decision") or {}
+    metrics = result.get("metrics") or {}
+    parts = [result["logical_date"], f"{result['status']:7}"]
     if decision:
         parts.append(f"{decision['strategy']} ({decision['reason']})")
     if metrics:
         parts.append(f"mse {metrics['mse']:.2f}")
-    parts.append(f"{seconds:.1f} s")
+    parts.append(f"{seconds:.1f} s  [{result['orchestrator']}]")
     return "  ".join(parts)
 
 
