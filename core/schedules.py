@@ -1,0 +1,29 @@
+"""When the pipeline runs: one timetable that all three orchestrators declare.
+
+One run per logical date at 06:00 UTC. Six days a week the policy decides warm or
+cold; on Sundays the run is a forced cold start (force_cold=True), the periodic
+reset of design.md §1 expressed as a schedule, which is how the workshop shows it
+in each UI. The two schedules never fire on the same day: two runs of one date
+would race on the same lake and model store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TIMEZONE = "UTC"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    cron: str
+    force_cold: bool
+    description: str
+
+
+DAILY = Schedule("daily", "0 6 * * 1-6", False,
+                 "Every day but Sunday at 06:00 UTC; the drift policy decides warm or cold.")
+WEEKLY_COLD = Schedule("weekly_cold", "0 6 * * 0", True,
+                       "Sundays at 06:00 UTC, a forced cold start.")
+SCHEDULES = (DAILY, WEEKLY_COLD)
