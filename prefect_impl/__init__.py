@@ -1,1 +1,2 @@
-"""prefect_impl."""
+"""The pipeline on Prefect 3: `flow.py` (the registry as a flow of tasks), `run.py` (the
+driver entry, contract in orchbench/drivers.py) and `deploy.py` (schedules, `serve`)."""

@@ -1,0 +1,48 @@
+"""The pipeline as a served Prefect deployment on core/schedules.py's timetable:
+06:00 UTC every day but Sunday, and Sundays a forced cold start, so warm starts
+cannot drift for ever (design.md §1).
+
+Scheduled runs leave `day` empty: the flow takes the date the run was due.
+`python -m prefect_impl.deploy [--config FILE] [--home DIR]` serves it, on the same
+Prefect home (and so the same runs in the UI) as the driver; Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from core.config import load_config
+from core.schedules import SCHEDULES, TIMEZONE
+from prefect_impl.run import use_prefect_home
+
+
+def deployment(config: str | None = None, home: str | None = None) -> Any:
+    """The deployment, built from the flow; `.apply()` registers it, `serve()` runs it."""
+    from prefect.schedules import Cron
+
+    from prefect_impl.flow import pipeline
+
+    defaults = {"config": config, "home": home}
+    return pipeline.to_deployment(
+        name="daily",
+        parameters=defaults,
+        # core/schedules.py: the same timetable as the other wrappers (one run a day).
+        schedules=[Cron(s.cron, timezone=TIMEZONE, slug=s.name,
+                        parameters={**defaults, "force_cold": s.force_cold})
+                   for s in SCHEDULES],
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config")
+    parser.add_argument("--home")
+    args = parser.parse_args()
+    cfg = load_config(Path(args.config) if args.config else None,
+                      Path(args.home) if args.home else None)
+    use_prefect_home(cfg.home / "orchestrators" / "prefect")  # before Prefect is imported
+    from prefect import serve
+
+    serve(deployment(args.config, str(cfg.home)))
