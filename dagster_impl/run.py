@@ -1,0 +1,139 @@
+"""Run one pipeline date as a Dagster job and write the uniform result (orchbench/drivers.py).
+
+    python -m dagster_impl.run --date D --run-id ID --config CONFIG.json --result OUT.json
+                               [--force-cold]
+
+Dagster's instance lives in DAGSTER_HOME = <home>/orchestrators/dagster/ (SQLite
+run, event-log and schedule storage: Dagster's default). The job is launched with
+`execute_job(reconstructable(job))`, so the multiprocess executor can re-import it
+in each step process; the `__main__` guard below is what stops those processes
+from launching the run again (design.md §5: a fork bomb without it). Per-step
+status, attempts and times come from Dagster's event log (`get_run_step_stats`),
+not from our clocks. Exits 0 whether the run succeeded or failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.config import load_config
+from core.lake import write_json
+from core.registry import STEPS
+from core.result import RunResult, StepResult
+from core.task import RunParams
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, JobExecutionResult
+
+_DAGSTER_WRAPPERS = {"DagsterExecutionStepExecutionError", "RetryRequestedFromPolicy"}
+DAGSTER_YAML = "telemetry:\n  enabled: false\n"  # offline machines; SQLite storage is the default
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dagster_impl.run", description=__doc__)
+    parser.add_argument("--date", required=True)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--result", required=True)
+    parser.add_argument("--force-cold", action="store_true")
+    args = parser.parse_args(argv)
+
+    cfg = load_config(Path(args.config))
+    home = (cfg.home / "orchestrators" / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    # Inherited by every step process of the multiprocess executor: DAGSTER_HOME names the
+    # instance, ORCHBENCH_CONFIG the policies definitions.py builds the ops with.
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["ORCHBENCH_CONFIG"] = str(Path(args.config).resolve())
+
+    import dagster
+    from dagster import DagsterInstance, execute_job, reconstructable
+
+    from dagster_impl import definitions
+
+    params = RunParams(args.date, args.run_id, os.environ["ORCHBENCH_CONFIG"],
+                       force_cold=args.force_cold)
+    with DagsterInstance.get() as instance, execute_job(
+        reconstructable(definitions.daily_pipeline), instance,
+        run_config=definitions.run_config(params),
+        tags={"orchbench/run_id": args.run_id, "orchbench/logical_date": args.date},
+    ) as executed:
+        result = uniform_result(instance, executed, params, dagster.__version__)
+    write_json(result.to_dict(), Path(args.result))
+    write_json(result.to_dict(), cfg.home / "runs" / f"{args.date}-{args.run_id}.json")
+    return 0
+
+
+def uniform_result(instance: DagsterInstance, executed: JobExecutionResult, params: RunParams,
+                   version: str) -> RunResult:
+    """core.result.RunResult from what Dagster recorded about the run."""
+    from dagster import DagsterEventType
+
+    run_id = executed.run_id
+    stats = {s.step_key: s for s in instance.get_run_step_stats(run_id)}
+    events = instance.all_logs(run_id)
+    first_event: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for entry in events:
+        if entry.step_key:
+            first_event.setdefault(entry.step_key, entry.timestamp)
+        if entry.dagster_event and entry.dagster_event.event_type == DagsterEventType.STEP_FAILURE:
+            errors[entry.step_key or ""] = _error_message(entry.dagster_event.step_failure_data)
+    status = {"SUCCESS": "success", "FAILURE": "failed"}  # SKIPPED (upstream failed): not_run
+    run_stats = instance.get_run_stats(run_id)
+    result = RunResult("dagster", version, params.run_id, params.day,
+                       status="success" if executed.success else "failed",
+                       started=_iso(run_stats.start_time), ended=_iso(run_stats.end_time))
+    for spec in STEPS:
+        s = stats.get(spec.name)
+        result.steps.append(StepResult(
+            spec.name,
+            status=status.get(s.status.value, "not_run") if s and s.status else "not_run",
+            attempts=(s.attempts or 0) if s else 0,
+            # Dagster records no "queued" per step: its first event for the step (the
+            # step process starting, under the multiprocess executor) is the nearest.
+            queued=_iso(first_event.get(spec.name)),
+            started=_iso(s.start_time) if s else None,
+            ended=_iso(s.end_time) if s else None,
+            error=errors.get(spec.name),
+        ))
+    failed = next((s for s in result.steps if s.status == "failed"), None)
+    if failed is not None:
+        result.error = f"{failed.name}: {failed.error}"
+    result.decision = _output(executed, "check_drift")
+    result.metrics = _output(executed, "evaluate")
+    return result
+
+
+def _error_message(data: Any) -> str:
+    """The step's own exception message, as the direct run reports it: without
+    Dagster's wrappers ('Error occurred while executing op', 'Exceeded max_retries')
+    and without the 'module.Class: ' prefix of a formatted exception."""
+    error = data.error
+    while error.cause is not None and error.cls_name in _DAGSTER_WRAPPERS:
+        error = error.cause
+    message = error.message.strip()
+    head, sep, rest = message.partition(": ")
+    return rest if sep and head.endswith(error.cls_name) else message
+
+
+def _output(executed: JobExecutionResult, step: str) -> dict[str, Any] | None:
+    try:
+        return executed.output_for_node(step)
+    except Exception:  # the step did not run or failed: no output, as in the direct run
+        return None
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

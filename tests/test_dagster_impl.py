@@ -1,0 +1,217 @@
+"""The Dagster wrapper, end to end: real Dagster 1.13 (its own venv), real Docker.
+
+Tests drive Dagster only the way the CLI does, through orchbench.drivers.run_wrapped
+(a subprocess of .venvs/dagster), and read Dagster's own records with Dagster's
+API in that environment; Dagster is never imported here. One small history is
+built per module; each scenario then runs its own logical date.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import docker
+import pytest
+
+from core.config import Config, DataConfig, DriftConfig, Fault, StepPolicy
+from core.direct import backfill_history, run_date
+from core.models import ModelStore
+from core.registry import STEP_NAMES
+from orchbench.drivers import orchestrator_home, run_wrapped
+from orchbench.envs import ENVS, ROOT
+
+FIRST = dt.date(2026, 1, 1)
+LAST_HISTORY = dt.date(2026, 1, 11)
+PARITY, TRANSIENT, PERMANENT, HANG, MULTIPROCESS, MISSING = (
+    (LAST_HISTORY + dt.timedelta(days=i)).isoformat() for i in range(1, 7))
+DAGSTER = ENVS["dagster"]
+
+
+def small_config(home: Path) -> Config:
+    """As in test_pipeline: short drift windows, fast retries, drift never orders cold."""
+    fast = StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=120)
+    return Config(
+        home=home,
+        data=DataConfig(bad_row_rate=0.01),
+        drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
+                          force_cold_every_days=4, max_drifted_columns=9),
+        steps={name: fast for name in Config().steps},
+    ).validate()
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Config]:
+    """Two identical homes with the same history: one for Dagster, one for the direct run."""
+    root = tmp_path_factory.mktemp("dagster")
+    cfg = small_config(root / "dagster")
+    backfill_history(cfg, FIRST, LAST_HISTORY, log=quiet)
+    shutil.copytree(cfg.home, root / "direct")
+    return cfg, dataclasses.replace(cfg, home=root / "direct")
+
+
+def faulty(cfg: Config, fault: Fault) -> Config:
+    steps = {**cfg.steps, "train": StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=4)}
+    return dataclasses.replace(cfg, faults={"train": fault}, steps=steps)
+
+
+def dagster_python(cfg: Config, code: str) -> str:
+    """Run code in the Dagster environment against the run's DAGSTER_HOME."""
+    env = {**os.environ, "DAGSTER_HOME": str(orchestrator_home(cfg, "dagster").resolve())}
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run([str(DAGSTER.python), "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def dagster_step_log(cfg: Config, run_id: str, step: str) -> str:
+    """Every message and error Dagster's event log holds for `step` of our run (found by
+    its tag): what the Dagster UI shows for that op."""
+    return dagster_python(cfg, f"""
+        from dagster import DagsterInstance, RunsFilter
+        with DagsterInstance.get() as instance:
+            [run] = instance.get_runs(RunsFilter(tags={{"orchbench/run_id": {run_id!r}}}))
+            for entry in instance.all_logs(run.run_id):
+                if entry.step_key == {step!r}:
+                    print(entry.message)
+                    error = getattr(entry.get_dagster_event().event_specific_data, "error", None
+                                    ) if entry.is_dagster_event else None
+                    if error is not None:  # a failed attempt: the error Dagster recorded
+                        print(error.to_string())
+    """)
+
+
+def labelled(client: docker.DockerClient) -> list:
+    session = os.environ["ORCHBENCH_SESSION"]
+    return client.containers.list(all=True, filters={"label": f"orchbench.session={session}"})
+
+
+def test_one_date_succeeds_and_matches_the_direct_run(history) -> None:
+    cfg, direct_cfg = history
+    result = run_wrapped("dagster", cfg, PARITY, log=quiet)
+    assert result["orchestrator"] == "dagster"
+    assert result["orchestrator_version"].startswith("1.13.")
+    assert result["status"] == "success", result["error"]
+    assert [(s["name"], s["status"], s["attempts"]) for s in result["steps"]] == [
+        (name, "success", 1) for name in STEP_NAMES]
+    for s in result["steps"]:
+        assert s["started"] and s["ended"] and s["started"] <= s["ended"]
+    # Dagster's times, not a second clock: steps run one after the other.
+    for a, b in zip(result["steps"], result["steps"][1:], strict=False):
+        assert a["ended"] <= b["started"]
+
+    direct = run_date(direct_cfg, dt.date.fromisoformat(PARITY), log=quiet)
+    assert direct.status == "success"
+    keys = ("strategy", "reason", "drifted_columns", "decision_id", "scores", "windows")
+    assert {k: result["decision"][k] for k in keys} == {k: direct.decision[k] for k in keys}
+    assert result["metrics"] == direct.metrics  # version = date + hash of the model's bytes
+    assert (cfg.home / "runs" / f"{PARITY}-{result['run_id']}.json").is_file()
+
+
+def test_transient_failure_is_retried_by_dagster(history, docker_client) -> None:
+    cfg, _ = history
+    result = run_wrapped("dagster", faulty(cfg, Fault(fail_times=1)), TRANSIENT, log=quiet)
+    assert result["status"] == "success", result["error"]
+    train = next(s for s in result["steps"] if s["name"] == "train")
+    assert (train["status"], train["attempts"]) == ("success", 2)
+    assert ModelStore(cfg.models).current().date.isoformat() == TRANSIENT
+    assert labelled(docker_client) == []
+
+
+def test_permanent_failure_fails_the_run_and_keeps_the_model(history, docker_client) -> None:
+    cfg, _ = history
+    before = ModelStore(cfg.models).current()
+    result = run_wrapped("dagster", faulty(cfg, Fault(fail_times=9, exit_code=42)), PERMANENT,
+                         log=quiet)
+    assert result["status"] == "failed"
+    steps = {s["name"]: s for s in result["steps"]}
+    assert (steps["train"]["status"], steps["train"]["attempts"]) == ("failed", 2)
+    assert "exited with code 42" in steps["train"]["error"]
+    assert steps["evaluate"]["status"] == "not_run" and result["metrics"] is None
+    assert result["decision"]["logical_date"] == PERMANENT  # check_drift's output, kept
+    assert result["error"].startswith("train: ")
+    logged = dagster_step_log(cfg, result["run_id"], "train")
+    assert "exited with code 42" in logged
+    assert "fault injection: attempt 1 of the first 9 fails with exit 42" in logged
+    assert ModelStore(cfg.models).current() == before
+    assert labelled(docker_client) == []
+
+
+def test_hung_container_is_stopped_by_the_runner_timeout(history, docker_client) -> None:
+    cfg, _ = history
+    before = ModelStore(cfg.models).current()
+    result = run_wrapped("dagster", faulty(cfg, Fault(hang_seconds=600)), HANG, log=quiet)
+    assert result["status"] == "failed"
+    train = next(s for s in result["steps"] if s["name"] == "train")
+    assert train["attempts"] == 2
+    assert "did not finish within 4 s" in train["error"]
+    assert ModelStore(cfg.models).current() == before
+    assert labelled(docker_client) == []
+
+
+def test_unretryable_error_is_not_retried(history, tmp_path: Path) -> None:
+    """A missing input file is an InputDataError (retryable = False): Dagster must not
+    retry it although the ingest op has a RetryPolicy, just as the direct run does not."""
+    cfg, direct_cfg = history
+    data = dataclasses.replace(cfg.data, source="csv", csv_dir=str(tmp_path))
+    result = run_wrapped("dagster", dataclasses.replace(cfg, data=data), MISSING, log=quiet)
+    direct = run_date(dataclasses.replace(direct_cfg, data=data), dt.date.fromisoformat(MISSING),
+                      log=quiet)
+    ingest = result["steps"][0]
+    assert cfg.steps["ingest"].retries == 1
+    assert (result["status"], ingest["status"], ingest["attempts"]) == ("failed", "failed", 1)
+    assert ingest["error"] == direct.step("ingest").error
+    assert [s["status"] for s in result["steps"][1:]] == ["not_run"] * 4
+
+
+def test_dagster_cli_loads_the_job_and_both_schedules(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    env.pop("VIRTUAL_ENV", None)
+    dagster = str(DAGSTER.path / "bin" / "dagster")
+    listed = ""
+    # One after the other: both would create the fresh instance's SQLite storage at once.
+    for command in (["job", "list"], ["schedule", "list"]):
+        done = subprocess.run([dagster, *command, "-m", "dagster_impl.definitions"], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        listed += done.stdout
+    for name in ("daily_pipeline", "daily_0600_utc", "weekly_cold_start", *STEP_NAMES):
+        assert name in listed
+    # The schedules' run config: the logical date is the scheduled day; Sunday's is cold.
+    evaluated = json.loads(dagster_python(small_config(tmp_path), """
+        import datetime as dt, json
+        from dagster import build_schedule_context
+        from dagster_impl.definitions import daily, weekly_cold
+        out = {}
+        for schedule, day in ((daily, 2), (weekly_cold, 1)):  # Monday 2 and Sunday 1 March
+            at = dt.datetime(2026, 3, day, 6, tzinfo=dt.UTC)
+            [request] = schedule.evaluate_tick(
+                build_schedule_context(scheduled_execution_time=at)).run_requests
+            out[schedule.name] = request.run_config["resources"]["run"]["config"]
+        print(json.dumps(out))
+    """))
+    assert [(c["day"], c["force_cold"]) for c in evaluated.values()] == [
+        ("2026-03-02", False), ("2026-03-01", True)]
+
+
+def test_one_date_with_the_multiprocess_executor(history, monkeypatch) -> None:
+    cfg, _ = history
+    monkeypatch.setenv("ORCHBENCH_DAGSTER_EXECUTOR", "multiprocess")
+    result = run_wrapped("dagster", cfg, MULTIPROCESS, log=quiet)
+    assert result["status"] == "success", result["error"]
+    assert [(s["name"], s["attempts"]) for s in result["steps"]] == [(n, 1) for n in STEP_NAMES]
+    # A process per op: Dagster records launching it (our "queued") before the step starts.
+    assert 'Launching subprocess for "ingest"' in dagster_step_log(cfg, result["run_id"], "ingest")
+    for s in result["steps"]:
+        assert s["queued"] < s["started"], s
