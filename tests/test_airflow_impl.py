@@ -20,32 +20,19 @@ from typing import Any
 
 import docker
 import pytest
+from history import FIRST, LAST_HISTORY, small_config
 
 from airflow_impl.run import DAG_FILE, airflow_environment
-from core.config import Config, DataConfig, DriftConfig, Fault, StepPolicy
+from core.config import Config, Fault, StepPolicy
 from core.direct import backfill_history, run_date
 from core.models import ModelStore
 from orchbench.drivers import run_wrapped
 from orchbench.envs import ENVS, ROOT
 
-FIRST, LAST_HISTORY, DAY = dt.date(2026, 1, 1), dt.date(2026, 1, 11), dt.date(2026, 1, 12)
+DAY = dt.date(2026, 1, 12)
 STEP_NAMES = ["ingest", "transform", "check_drift", "train", "evaluate"]
 AIRFLOW_BIN = ENVS["airflow"].path / "bin"
 
-pytestmark = pytest.mark.skipif(not ENVS["airflow"].python.exists(),
-                                reason="the airflow environment is not set up")
-
-
-def small_config(home: Path) -> Config:
-    """As in test_pipeline: short drift windows, so the history is quick to build."""
-    fast = StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=120)
-    return Config(
-        home=home,
-        data=DataConfig(bad_row_rate=0.01),
-        drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
-                          force_cold_every_days=4, max_drifted_columns=9),
-        steps={name: fast for name in Config().steps},
-    ).validate()
 
 
 @pytest.fixture(scope="module")

@@ -19,31 +19,18 @@ from pathlib import Path
 
 import docker
 import pytest
+from history import FIRST, LAST_HISTORY, small_config
 
-from core.config import Config, DataConfig, DriftConfig, Fault, StepPolicy
+from core.config import Config, Fault, StepPolicy
 from core.direct import backfill_history, run_date
 from core.models import ModelStore
 from core.registry import STEP_NAMES
 from orchbench.drivers import orchestrator_home, run_wrapped
 from orchbench.envs import ENVS, ROOT
 
-FIRST = dt.date(2026, 1, 1)
-LAST_HISTORY = dt.date(2026, 1, 11)
 PARITY, TRANSIENT, PERMANENT, HANG, MULTIPROCESS, MISSING = (
     (LAST_HISTORY + dt.timedelta(days=i)).isoformat() for i in range(1, 7))
 DAGSTER = ENVS["dagster"]
-
-
-def small_config(home: Path) -> Config:
-    """As in test_pipeline: short drift windows, fast retries, drift never orders cold."""
-    fast = StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=120)
-    return Config(
-        home=home,
-        data=DataConfig(bad_row_rate=0.01),
-        drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
-                          force_cold_every_days=4, max_drifted_columns=9),
-        steps={name: fast for name in Config().steps},
-    ).validate()
 
 
 def quiet(_: str) -> None:

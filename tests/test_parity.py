@@ -12,11 +12,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from history import DAILY, FIRST, LAST_HISTORY, small_config
 
 from core.direct import backfill_history, run_date
 from core.lake import Lake
 from orchbench.drivers import run_wrapped
-from tests.test_pipeline import DAILY, FIRST, LAST_HISTORY, small_config
 
 IMPLEMENTATIONS = ("direct", "prefect", "airflow", "dagster")
 DAYS = DAILY[:2]

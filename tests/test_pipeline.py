@@ -16,28 +16,12 @@ from pathlib import Path
 
 import docker
 import pytest
+from history import DAILY, FIRST, LAST_HISTORY, small_config
 
-from core.config import Config, DataConfig, DriftConfig, Fault, StepPolicy
+from core.config import Config, Fault, StepPolicy
 from core.direct import backfill_history, run_date
 from core.lake import Lake
 from core.models import ModelStore
-
-FIRST = dt.date(2026, 1, 1)
-LAST_HISTORY = dt.date(2026, 1, 11)
-DAILY = [dt.date(2026, 1, 12) + dt.timedelta(days=i) for i in range(6)]
-
-
-def small_config(home: Path) -> Config:
-    """Short drift windows so a history is quick to build; drift never orders cold here
-    (max_drifted_columns=9): the drift rule has its own tests, this checks the plumbing."""
-    fast = StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=120)
-    return Config(
-        home=home,
-        data=DataConfig(bad_row_rate=0.01),
-        drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
-                          force_cold_every_days=4, max_drifted_columns=9),
-        steps={name: fast for name in Config().steps},
-    ).validate()
 
 
 def run_days(cfg: Config, days: list[dt.date]) -> list:

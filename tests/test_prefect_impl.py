@@ -23,29 +23,17 @@ from typing import Any
 
 import docker
 import pytest
+from history import FIRST, LAST_HISTORY, small_config
 
-from core.config import Config, DataConfig, DriftConfig, Fault, StepPolicy, save_config
+from core.config import Config, Fault, StepPolicy, save_config
 from core.direct import backfill_history, run_date
 from core.models import ModelStore
 from core.registry import STEP_NAMES
 from orchbench.drivers import orchestrator_home, run_wrapped
 from orchbench.envs import ENVS, ROOT
 
-FIRST, LAST_HISTORY = dt.date(2026, 1, 1), dt.date(2026, 1, 11)
 PARITY, TRANSIENT, PERMANENT, HANG = (dt.date(2026, 1, 12) + dt.timedelta(days=i)
                                       for i in range(4))
-
-
-def small_config(home: Path) -> Config:
-    """tests/test_pipeline.py's quick configuration: short drift windows, fast retries."""
-    fast = StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=120)
-    return Config(
-        home=home,
-        data=DataConfig(bad_row_rate=0.01),
-        drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
-                          force_cold_every_days=4, max_drifted_columns=9),
-        steps={name: fast for name in Config().steps},
-    ).validate()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,28 @@
+"""The quick history every pipeline test builds: 11 days, short drift windows.
+
+Shared by the direct, wrapper and parity tests so they all run the same
+configuration. Drift never orders cold here (max_drifted_columns=9): the drift
+rule has its own tests; these check the plumbing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from core.config import Config, DataConfig, DriftConfig, StepPolicy
+
+FIRST = dt.date(2026, 1, 1)
+LAST_HISTORY = dt.date(2026, 1, 11)
+DAILY = [dt.date(2026, 1, 12) + dt.timedelta(days=i) for i in range(6)]
+
+
+def small_config(home: Path) -> Config:
+    fast = StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=120)
+    return Config(
+        home=home,
+        data=DataConfig(bad_row_rate=0.01),
+        drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
+                          force_cold_every_days=4, max_drifted_columns=9),
+        steps={name: fast for name in Config().steps},
+    ).validate()
