@@ -19,7 +19,6 @@ Airflow is imported only after its environment is set: it reads it on import.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib.util
 import json
@@ -36,6 +35,7 @@ from core.dates import parse_date
 from core.lake import write_json
 from core.registry import STEPS
 from core.result import RunResult, StepResult, now
+from core.task import driver_arguments
 
 DAGS = Path(__file__).resolve().parent / "dags"
 DAG_FILE = DAGS / "orchbench_pipeline.py"
@@ -98,13 +98,7 @@ class AttemptLogs(logging.Handler):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m airflow_impl.run", description=__doc__)
-    parser.add_argument("--date", required=True)
-    parser.add_argument("--run-id", required=True)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--result", required=True, type=Path)
-    parser.add_argument("--force-cold", action="store_true")
-    args = parser.parse_args(argv)
+    args = driver_arguments("python -m airflow_impl.run", __doc__, argv)
     config = str(Path(args.config).resolve())
     cfg = load_config(Path(config))
     day = parse_date(args.date)

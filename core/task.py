@@ -9,6 +9,7 @@ timeouts, schedules and logging — which is what a reader should compare.
 
 from __future__ import annotations
 
+from argparse import ArgumentParser, Namespace
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,15 @@ def execute(name: str, params: RunParams, upstream: dict[str, Any] | None = None
     spec = step(name)
     ctx = params.context(log, container_log)
     return spec.func(ctx, upstream) if spec.upstream else spec.func(ctx)
+
+
+def driver_arguments(prog: str, doc: str | None, argv: list[str] | None = None) -> Namespace:
+    """The command line of every `<name>_impl.run` (the contract in orchbench/drivers.py):
+    --date --run-id --config --result [--force-cold]. `result` is a Path."""
+    parser = ArgumentParser(prog=prog, description=doc)
+    parser.add_argument("--date", required=True, help="logical date YYYY-MM-DD")
+    parser.add_argument("--run-id", required=True, help="labels the run's containers")
+    parser.add_argument("--config", required=True, help="the run's config (JSON or TOML)")
+    parser.add_argument("--result", required=True, type=Path, help="where to write the result")
+    parser.add_argument("--force-cold", action="store_true")
+    return parser.parse_args(argv)

@@ -14,7 +14,6 @@ not from our clocks. Exits 0 whether the run succeeded or failed.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 from pathlib import Path
@@ -24,7 +23,7 @@ from core.config import load_config
 from core.lake import write_json
 from core.registry import STEPS
 from core.result import RunResult, StepResult
-from core.task import RunParams
+from core.task import RunParams, driver_arguments
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, JobExecutionResult
@@ -34,13 +33,7 @@ DAGSTER_YAML = "telemetry:\n  enabled: false\n"  # offline machines; SQLite stor
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dagster_impl.run", description=__doc__)
-    parser.add_argument("--date", required=True)
-    parser.add_argument("--run-id", required=True)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--result", required=True)
-    parser.add_argument("--force-cold", action="store_true")
-    args = parser.parse_args(argv)
+    args = driver_arguments("python -m dagster_impl.run", __doc__, argv)
 
     cfg = load_config(Path(args.config))
     home = (cfg.home / "orchestrators" / "dagster").resolve()
@@ -64,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         tags={"orchbench/run_id": args.run_id, "orchbench/logical_date": args.date},
     ) as executed:
         result = uniform_result(instance, executed, params, dagster.__version__)
-    write_json(result.to_dict(), Path(args.result))
+    write_json(result.to_dict(), args.result)
     write_json(result.to_dict(), cfg.home / "runs" / f"{args.date}-{args.run_id}.json")
     return 0
 

@@ -9,7 +9,6 @@ own account, not our clocks. Exits 0 whether the pipeline succeeded or failed.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import os
@@ -22,6 +21,7 @@ from core.config import load_config
 from core.lake import write_json
 from core.registry import STEPS
 from core.result import RunResult, StepResult
+from core.task import driver_arguments
 
 
 def use_prefect_home(home: Path) -> None:
@@ -75,13 +75,7 @@ async def read_result(flow_run_id: UUID, run_id: str, day: str) -> RunResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--date", required=True)
-    parser.add_argument("--run-id", required=True)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--result", required=True)
-    parser.add_argument("--force-cold", action="store_true")
-    args = parser.parse_args(argv)
+    args = driver_arguments("python -m prefect_impl.run", __doc__, argv)
 
     cfg = load_config(Path(args.config))
     use_prefect_home(cfg.home / "orchestrators" / "prefect")
@@ -90,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     state = pipeline(day=args.date, run_id=args.run_id, config=args.config, home=str(cfg.home),
                      force_cold=args.force_cold, return_state=True)
     result = asyncio.run(read_result(state.state_details.flow_run_id, args.run_id, args.date))
-    write_json(result.to_dict(), Path(args.result))
+    write_json(result.to_dict(), args.result)
     write_json(result.to_dict(), cfg.home / "runs" / f"{args.date}-{args.run_id}.json")
     print(f"prefect {args.date}: {result.status}", file=sys.stderr)
     return 0
