@@ -592,8 +592,9 @@ def _report_cleanup_failure(container: str, exc: Exception, pending: BaseExcepti
     raise exc
 
 
-def sweep(run_id: str | None = None, *, client: docker.DockerClient | None = None) -> int:
-    """Force-remove orchbench containers (of one run, or all) and return how many.
+def sweep(run_id: str | None = None, *, session: str | None = None,
+          client: docker.DockerClient | None = None) -> int:
+    """Force-remove orchbench containers (of one run, one session, or all); how many.
 
     For crash recovery (a worker killed mid-step leaves its container running) and
     for tests proving that nothing was left behind.
@@ -603,10 +604,12 @@ def sweep(run_id: str | None = None, *, client: docker.DockerClient | None = Non
     own_client = client is None
     if client is None:
         client = docker_client()
-    label = LABEL_RUN_ID if run_id is None else f"{LABEL_RUN_ID}={run_id}"
+    labels = [LABEL_RUN_ID if run_id is None else f"{LABEL_RUN_ID}={run_id}"]
+    if session is not None:
+        labels.append(f"{LABEL_SESSION}={session}")
     removed = 0
     try:
-        for entry in client.api.containers(all=True, quiet=True, filters={"label": label}):
+        for entry in client.api.containers(all=True, quiet=True, filters={"label": labels}):
             try:
                 client.api.remove_container(entry["Id"], v=True, force=True)
                 removed += 1

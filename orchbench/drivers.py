@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
+import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,15 +56,28 @@ def run_wrapped(name: str, cfg: Config, day: str, *, force_cold: bool = False,
                    "--config", str(config), "--result", str(result_file)]
         if force_cold:
             command.append("--force-cold")
+        # Its own session: if the driver dies (SIGKILL, a crash), whatever it started —
+        # Prefect's temporary API server above all — is ended with it, instead of
+        # holding our end of the pipe open and this call with it.
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=_environment())
-        tail: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            log(line)
-            tail = [*tail[-39:], line]
-        code = proc.wait(timeout=timeout_s)
+                                stderr=subprocess.STDOUT, text=True, env=_environment(),
+                                start_new_session=True)
+        tail: deque[str] = deque(maxlen=40)
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                log(line)
+                tail.append(line)
+
+        reader = threading.Thread(target=pump, name=f"{name}-driver-log", daemon=True)
+        reader.start()
+        try:
+            code = proc.wait(timeout=timeout_s)
+        finally:
+            _end_group(proc)
+            reader.join(timeout=10)
         if code != 0 or not result_file.exists():
             joined = "\n".join(tail)
             raise OrchbenchError(
@@ -69,6 +86,20 @@ def run_wrapped(name: str, cfg: Config, day: str, *, force_cold: bool = False,
                 "This is a bug in orchbench's wrapper, not in your data; please report it.",
             )
         return json.loads(result_file.read_text())
+
+
+def _end_group(proc: subprocess.Popen[str]) -> None:
+    """Stop the driver's process group (a no-op after a clean exit)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            continue
+        time.sleep(0.2)  # let group members that outlived the leader see the signal
 
 
 def _environment() -> dict[str, str]:
