@@ -10,6 +10,9 @@ Prefect home (and so the same runs in the UI) as the driver; Ctrl-C stops it.
 from __future__ import annotations
 
 import argparse
+import os
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +38,32 @@ def deployment(config: str | None = None, home: str | None = None) -> Any:
     )
 
 
+def wait_for_api(timeout_s: float) -> None:
+    """Block until PREFECT_API_URL answers: a Prefect client that never reached its
+    server gives up at once, so a stack starting server and deployment together
+    (orchbench/stacks/prefect.py) has the deployment wait here."""
+    url = os.environ.get("PREFECT_API_URL")
+    deadline = time.monotonic() + timeout_s
+    while url and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.25)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config")
     parser.add_argument("--home")
+    parser.add_argument("--wait-for-api", type=float, default=0, metavar="SECONDS",
+                        help="wait up to SECONDS for PREFECT_API_URL to answer before serving")
     args = parser.parse_args()
     cfg = load_config(Path(args.config) if args.config else None,
                       Path(args.home) if args.home else None)
     use_prefect_home(cfg.home / "orchestrators" / "prefect")  # before Prefect is imported
     from prefect import serve
 
-    serve(deployment(args.config, str(cfg.home)))
+    served = deployment(args.config, str(cfg.home))  # imports Prefect while the server starts
+    wait_for_api(args.wait_for_api)
+    serve(served)

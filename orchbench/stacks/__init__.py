@@ -1,0 +1,30 @@
+"""Each orchestrator's local UI stack, started, measured and stopped the same way.
+
+`STACKS[name]` is the stack of one orchestrator (prefect, airflow, dagster); see
+base.py for what a stack is and why it is shaped so.
+"""
+
+from __future__ import annotations
+
+from orchbench.stacks.base import RunningStack, Stack, StackSettings
+
+
+def stack(name: str) -> Stack:
+    """The stack of orchestrator `name`, imported on demand (each module is light,
+    but there is no reason to load three when one is asked for)."""
+    if name == "prefect":
+        from orchbench.stacks.prefect import PrefectStack
+
+        return PrefectStack()
+    if name == "airflow":
+        from orchbench.stacks.airflow import AirflowStack
+
+        return AirflowStack()
+    if name == "dagster":
+        from orchbench.stacks.dagster import DagsterStack
+
+        return DagsterStack()
+    raise KeyError(name)
+
+
+__all__ = ["RunningStack", "Stack", "StackSettings", "stack"]

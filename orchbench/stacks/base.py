@@ -1,0 +1,438 @@
+"""What a local orchestrator stack is, and the one way all three are started and stopped.
+
+A *stack* is the set of long-running processes a user starts to see an
+orchestrator's UI and have it run the pipeline on its own (Prefect's server and a
+served deployment; Airflow standalone; `dagster dev`). Both `orchbench ui` and the
+benchmarks need the same things from it, so they share this code:
+
+- start its processes, each in its own session (process group), on 127.0.0.1 and a
+  chosen port, with its state under `<home>/orchestrators/<name>/` (the same place
+  as the driver's, so the UI shows the runs `orchbench run -o <name>` made);
+- refuse a port that is taken, or a second stack of the same kind on one home, with
+  a message that says what holds it — never hang on it;
+- wait until the UI answers, and say how long that took;
+- list every process it started (with descendants), the ports they listen on and
+  their memory: the setup-effort figures are read from here, not estimated;
+- trigger a pipeline run through the orchestrator's own HTTP API and read back its
+  state and first task start: served-mode latency and failure handling;
+- stop everything it started, descendants included, even after Ctrl-C.
+
+Each orchestrator's module implements the abstract methods: what to start, how to
+tell it is ready, how to trigger and read runs. Everything else lives here once.
+Nothing here imports an orchestrator: stacks are driven over HTTP and processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psutil
+
+from core.errors import OrchbenchError
+from orchbench.envs import ENVS, ROOT
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Where and how one stack runs.
+
+    `variant` is "default" (the orchestrator as installed), "tuned" (the settings a
+    user tuning for latency would choose; each stack's `knobs()` says which) or
+    "detect" (defaults plus `detection_knobs()`, to notice a killed worker). "tuned"
+    includes the detection knobs too: one start then measures a tuned user's stack.
+    `config` is the run config (JSON or TOML) the served pipeline uses."""
+
+    home: Path
+    config: Path
+    port: int
+    host: str = "127.0.0.1"
+    variant: str = "default"
+    session: str | None = None  # labels the workload containers its runs start
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "orchestrators"
+
+
+@dataclass(frozen=True)
+class Command:
+    """One process of a stack: a role name (for people), argv and extra environment."""
+
+    role: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """A served run as the orchestrator reports it. Times are epoch seconds."""
+
+    run_id: str
+    state: str  # the orchestrator's own word: COMPLETED, success, SUCCESS, failed, …
+    final: bool
+    succeeded: bool
+    first_task_started: float | None = None
+    ended: float | None = None
+    steps: dict[str, str] = field(default_factory=dict)  # step name → its state
+
+
+class Stack(ABC):
+    """One orchestrator's local stack. Subclasses fill in the orchestrator's facts."""
+
+    name: ClassVar[str]
+    default_port: ClassVar[int]
+    login: ClassVar[str | None] = None  # what the user types to log in, if anything
+
+    # ---- what to start
+    @abstractmethod
+    def commands(self, s: StackSettings) -> list[Command]:
+        """The processes to start, in order."""
+
+    @abstractmethod
+    def knobs(self, variant: str) -> dict[str, str]:
+        """The settings that decide latency, as environment variables, for `variant`.
+        Recorded with every figure, and passed to the processes."""
+
+    def prepare(self, s: StackSettings, log: Log) -> None:  # noqa: B027 - optional hook
+        """Anything to do before the processes start (e.g. write a config file)."""
+
+    @abstractmethod
+    def config_files(self, s: StackSettings) -> list[Path]:
+        """The configuration files this stack needs a user to have (or that it writes)."""
+
+    # ---- readiness
+    @abstractmethod
+    def ui_url(self, s: StackSettings) -> str:
+        """The address a person opens."""
+
+    @abstractmethod
+    def ready(self, s: StackSettings) -> bool:
+        """True once the UI answers and the pipeline is loaded and can be triggered."""
+
+    def after_ready(self, s: StackSettings, log: Log) -> None:  # noqa: B027 - optional hook
+        """Anything to do once it answers (e.g. unpause the DAG)."""
+
+    # ---- runs
+    def detection_knobs(self) -> dict[str, str]:
+        """Settings (environment variables) with which the stack notices a killed
+        worker quickly (heartbeats, zombie detection, run monitoring). Empty if its
+        defaults already do. Added on top of knobs() by the variant "detect"."""
+        return {}
+
+    @abstractmethod
+    def trigger(self, s: StackSettings, day: str, *, force_cold: bool = False,
+                config: Path | None = None) -> str:
+        """Start a pipeline run for `day` through the orchestrator's API; its run id.
+        `config` overrides the stack's run config for this run only (the failure
+        scenarios pass one with a fault in it)."""
+
+    @abstractmethod
+    def status(self, s: StackSettings, run_id: str) -> RunStatus:
+        """The run's state as the orchestrator records it."""
+
+    def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
+        """The processes executing the run's steps (what a SIGKILL of "the worker"
+        kills). By default: the stack's processes whose command line names the run."""
+        return [p for p in running.processes() if _mentions(p, run_id)]
+
+    # ---- the shared machinery
+    def environment(self, s: StackSettings) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("VIRTUAL_ENV", None)
+        env.update(PYTHONUNBUFFERED="1", ORCHBENCH_CONFIG=str(s.config),
+                   ORCHBENCH_HOME=str(s.home))
+        if s.session:
+            env["ORCHBENCH_SESSION"] = s.session
+        env.update(self.knobs(s.variant))
+        if s.variant in ("tuned", "detect"):
+            env.update(self.detection_knobs())
+        return env
+
+    def python(self) -> str:
+        env = ENVS[self.name]
+        if not env.python.exists():
+            raise OrchbenchError(f"The {self.name} environment is missing ({env.path}).",
+                                 f"Run `orchbench setup --env {self.name}`.")
+        return str(env.python)
+
+    def start(self, s: StackSettings, log: Log = print) -> RunningStack:
+        """Start the stack's processes (not yet waiting for them to answer)."""
+        check_port_free(s.host, s.port, self.name)
+        lock = lock_path(s.home, self.name)
+        _take_lock(lock, self.name, s)
+        try:
+            self.prepare(s, log)
+            log_dir = s.state_dir / self.name / "logs"
+            log_dir.mkdir(parents=True, exist_ok=True)
+            running = RunningStack(self, s, lock, time.time(), time.perf_counter())
+            base_env = self.environment(s)
+            for command in self.commands(s):
+                out = (log_dir / f"{command.role}.log").open("ab")
+                proc = subprocess.Popen(command.argv, cwd=ROOT, env={**base_env, **command.env},
+                                        stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                out.close()
+                running.roots.append((command.role, proc))
+                log(f"{self.name}: started {command.role} (pid {proc.pid}): "
+                    f"{' '.join(command.argv[-4:])}")
+            return running
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+            raise
+
+
+class RunningStack:
+    """A started stack: its processes, and the means to measure and stop them."""
+
+    def __init__(self, stack: Stack, settings: StackSettings, lock: Path,
+                 started_epoch: float, started: float) -> None:
+        self.stack = stack
+        self.settings = settings
+        self.lock = lock
+        self.started_epoch = started_epoch
+        self.started = started
+        self.roots: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.seen: dict[int, psutil.Process] = {}
+        self.ready_after_s: float | None = None
+
+    # ---- waiting
+    def wait_ready(self, timeout_s: float = 300, log: Log = print) -> float:
+        """Block until the UI answers; seconds from start. Fails, with the log's tail,
+        if a process exits first or the timeout passes."""
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            for role, proc in self.roots:
+                if proc.poll() is not None:
+                    raise OrchbenchError(
+                        f"{self.stack.name}'s {role} exited with code {proc.returncode} "
+                        f"before the UI answered. Its log ends:\n{self.log_tail(role)}",
+                        f"See {self.log_path(role)}; `orchbench doctor` checks the set-up.")
+            self.processes()  # remember children while they live, for stop()
+            if _quietly(self.stack.ready, self.settings):
+                self.ready_after_s = time.perf_counter() - self.started
+                self.stack.after_ready(self.settings, log)
+                return self.ready_after_s
+            time.sleep(0.25)
+        raise OrchbenchError(
+            f"{self.stack.name}'s UI did not answer on {self.stack.ui_url(self.settings)} "
+            f"within {timeout_s:.0f} s.",
+            f"See the logs under {self.log_path('').parent}.")
+
+    def wait_run(self, run_id: str, timeout_s: float = 600,
+                 until: Callable[[RunStatus], bool] = lambda st: st.final) -> RunStatus:
+        """Poll a run until `until` holds (by default: a final state)."""
+        deadline = time.perf_counter() + timeout_s
+        status = None
+        while time.perf_counter() < deadline:
+            status = _quietly(self.stack.status, self.settings, run_id)
+            if status is not None and until(status):
+                return status
+            self.processes()
+            time.sleep(0.2)
+        raise OrchbenchError(
+            f"{self.stack.name} run {run_id} did not reach the awaited state in "
+            f"{timeout_s:.0f} s (last seen: {status.state if status else 'nothing'}).",
+            f"See the logs under {self.log_path('').parent}.")
+
+    # ---- measuring
+    def processes(self) -> list[psutil.Process]:
+        """Every live process the stack started, with all descendants."""
+        live: list[psutil.Process] = []
+        for _, proc in self.roots:
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(proc.pid)
+                live.append(root)
+                live.extend(root.children(recursive=True))
+        for p in live:
+            self.seen.setdefault(p.pid, p)
+        return live
+
+    def listening_ports(self) -> list[int]:
+        ports: set[int] = set()
+        pids = {p.pid for p in self.processes()}
+        for conn in psutil.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN and conn.pid in pids and conn.laddr:
+                ports.add(conn.laddr.port)
+        return sorted(ports)
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the whole stack. Proportional set size where the kernel
+        gives it: Airflow's LocalExecutor forks its workers, and a sum of RSS would
+        count their shared copy-on-write pages once per worker."""
+        total = 0
+        for p in self.processes():
+            with contextlib.suppress(psutil.Error):
+                info = p.memory_full_info()
+                total += getattr(info, "pss", info.rss)
+        return total
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One line per process: pid, name, command (shortened), RSS."""
+        rows = []
+        for p in self.processes():
+            with contextlib.suppress(psutil.Error):
+                info = p.memory_full_info()
+                rows.append({"pid": p.pid, "name": p.name(),
+                             "cmd": " ".join(p.cmdline())[:160],
+                             "rss_mb": round(getattr(info, "pss", info.rss) / 2**20, 1)})
+        return rows
+
+    def log_path(self, role: str) -> Path:
+        return self.settings.state_dir / self.stack.name / "logs" / f"{role}.log"
+
+    def log_tail(self, role: str, lines: int = 25) -> str:
+        try:
+            text = self.log_path(role).read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    # ---- stopping
+    def stop(self, timeout_s: float = 20) -> None:
+        """SIGTERM every process group, then SIGKILL whatever is left, descendants that
+        left the group included. Idempotent."""
+        doomed = {p.pid: p for p in [*self.seen.values(), *self.processes()]}
+        for _, proc in self.roots:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        _, alive = psutil.wait_procs(list(doomed.values()), timeout=timeout_s)
+        for p in alive:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        psutil.wait_procs(alive, timeout=5)
+        for _, proc in self.roots:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            self.lock.unlink()
+
+    def __enter__(self) -> RunningStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# ------------------------------------------------------------------------ helpers
+def check_port_free(host: str, port: int, name: str) -> None:
+    """Fail at once, naming the holder, if something already listens on the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            return
+        except OSError:
+            pass
+    holder = port_holder(port)
+    raise OrchbenchError(
+        f"Port {port} on {host} is already taken{f' by {holder}' if holder else ''}, so "
+        f"the {name} UI cannot start there.",
+        f"Stop that program, or choose another port: `orchbench ui {name} --port N`.")
+
+
+def port_holder(port: int) -> str | None:
+    with contextlib.suppress(psutil.Error):
+        for conn in psutil.net_connections(kind="inet"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid is None:
+                    return "another process"
+                proc = psutil.Process(conn.pid)
+                return f"pid {conn.pid} ({' '.join(proc.cmdline())[:80]})"
+    return None
+
+
+def lock_path(home: Path, name: str) -> Path:
+    return home / "orchestrators" / name / "ui.json"
+
+
+def running_stack(home: Path, name: str) -> StackSettings | None:
+    """The settings of the `name` stack serving this home, if one is up: the
+    workshop's scenario commands then trigger runs through its API, live."""
+    lock = lock_path(home, name)
+    try:
+        held = json.loads(lock.read_text())
+    except (OSError, ValueError):
+        return None
+    if not psutil.pid_exists(int(held.get("pid", 0))):
+        return None
+    return StackSettings(home=home, config=Path(held["config"]), port=int(held["port"]),
+                         host=held.get("host", "127.0.0.1"), variant=held.get("variant",
+                                                                                "default"))
+
+
+def _take_lock(lock: Path, name: str, s: StackSettings) -> None:
+    """One stack of a kind per home: a second would share (and corrupt) its state."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    held = running_stack(s.home, name)
+    if held is not None:
+        raise OrchbenchError(
+            f"A {name} UI is already running from this home, on port {held.port} ({lock}).",
+            f"Use that one (http://{held.host}:{held.port}), stop it with Ctrl-C, or give "
+            "another --home.")
+    lock.write_text(json.dumps({"pid": os.getpid(), "port": s.port, "host": s.host,
+                                "config": str(s.config), "variant": s.variant}) + "\n")
+
+
+def _mentions(proc: psutil.Process, text: str) -> bool:
+    with contextlib.suppress(psutil.Error):
+        return any(text in part for part in proc.cmdline())
+    return False
+
+
+def _quietly(func: Callable[..., Any], *args: Any) -> Any:
+    """Call func; a connection error or a 5xx while a server starts means "not yet"."""
+    try:
+        return func(*args)
+    except (OSError, urllib.error.URLError, ValueError, KeyError):
+        return None
+
+
+def http_json(method: str, url: str, body: Any = None, *, headers: dict[str, str] | None = None,
+              timeout_s: float = 10) -> Any:
+    """A JSON request with the standard library (no orchestrator client is imported).
+    Raises urllib.error.HTTPError with the server's message on 4xx/5xx."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def answers(url: str, timeout_s: float = 2) -> bool:
+    """True if a GET of url returns a 2xx/3xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return 200 <= response.status < 400
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+@contextlib.contextmanager
+def started(stack: Stack, s: StackSettings, log: Log = print,
+            timeout_s: float = 300) -> Iterator[RunningStack]:
+    """Start, wait until it answers, yield, and always stop."""
+    running = stack.start(s, log)
+    try:
+        running.wait_ready(timeout_s, log)
+        yield running
+    finally:
+        running.stop()

@@ -1,0 +1,265 @@
+"""Dagster's local stack: `dagster dev`, driven over its GraphQL API.
+
+`dagster dev -m dagster_impl.definitions` starts four processes in one session: the
+webserver (the UI and /graphql, the only TCP port), the daemon (scheduler, sensors,
+the run queue), and a code server (`dagster code-server start`, which runs
+`dagster api grpc` over a Unix socket) that loads our definitions. A launched run
+is executed by a *run worker*: a `multiprocessing` spawn child of that code server
+(its command line is `spawn_main(...)`, it names no run id). With the multiprocess
+executor, the run worker starts one more spawn child per step.
+
+Its state is DAGSTER_HOME = <home>/orchestrators/dagster, as for the driver
+(dagster_impl/run.py), so the UI lists the driver's runs too.
+
+What decides trigger → first step (read from Dagster 1.13's source):
+- the run coordinator. `dagster dev`'s instance defaults to QueuedRunCoordinator:
+  launchRun only marks the run QUEUED; the daemon's QUEUED_RUN_COORDINATOR loop
+  launches it on its next pass, every `dequeue_interval_seconds` (default 5).
+  DefaultRunCoordinator launches it inside the launchRun request instead.
+- the executor (definitions.py reads $ORCHBENCH_DAGSTER_EXECUTOR): Dagster's own
+  default is multiprocess, a fresh interpreter per step; in_process runs the steps
+  in the run worker.
+Both are written to dagster.yaml / the environment by prepare() from knobs(), so
+the figures carry the settings they were measured with.
+
+A killed run worker: the code server checks its run processes every 0.5 s
+(dagster/_grpc/server.py `_check_for_orphaned_runs`) and reports a run whose worker
+died as failed, run monitoring or not (measured: FAILURE 1-2 s after the SIGKILL;
+the step stays IN_PROGRESS, its container keeps running). Run monitoring (off by default) cannot
+check DefaultRunLauncher's workers (`supports_check_run_worker_health` is False);
+it adds a start timeout (runs stuck STARTING/NOT_STARTED) and a poll of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from core.errors import OrchbenchError
+from core.registry import STEP_NAMES
+from orchbench.stacks.base import (
+    Command,
+    RunningStack,
+    RunStatus,
+    Stack,
+    StackSettings,
+    answers,
+    http_json,
+)
+
+LOCATION = "dagster_impl.definitions"  # `dagster dev -m` names the code location after the module
+REPOSITORY = "__repository__"  # the implicit repository of a Definitions object
+JOB = "daily_pipeline"
+FINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+# Knob names: ours, not Dagster's. ORCHBENCH_DAGSTER_EXECUTOR is read by definitions.py;
+# the others are written into dagster.yaml by prepare(), as Dagster reads them only there.
+EXECUTOR = "ORCHBENCH_DAGSTER_EXECUTOR"
+COORDINATOR = "ORCHBENCH_DAGSTER_RUN_COORDINATOR"
+DEQUEUE_S = "ORCHBENCH_DAGSTER_DEQUEUE_INTERVAL_S"
+MONITORING = "ORCHBENCH_DAGSTER_RUN_MONITORING"
+MONITORING_POLL_S = "ORCHBENCH_DAGSTER_RUN_MONITORING_POLL_S"
+MONITORING_START_TIMEOUT_S = "ORCHBENCH_DAGSTER_RUN_MONITORING_START_TIMEOUT_S"
+
+_LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on PythonError { message }
+    ... on Error { message }
+  }
+}"""
+
+_STATUS = """
+query Status($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { status startTime endTime stepStats { stepKey status startTime endTime } }
+    ... on Error { message }
+  }
+}"""
+
+_READY = """
+{
+  workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus
+    locationOrLoadError { ... on RepositoryLocation { repositories { name jobs { name } } } }
+  } } }
+  instance { daemonHealth { allDaemonStatuses { daemonType healthy } } }
+}"""
+
+# The run worker's engine event: "Started process for run (pid: 1234)." (dagster/_grpc/impl.py)
+_LOGS = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection { events { ... on MessageEvent { message } } }
+  }
+}"""
+_PID = re.compile(r"Started process for run \(pid: (\d+)\)")
+
+
+class DagsterStack(Stack):
+    name = "dagster"
+    default_port = 3000
+
+    # ---- what to start
+    def commands(self, s: StackSettings) -> list[Command]:
+        dagster = str(Path(self.python()).parent / "dagster")
+        return [Command("dagster-dev",
+                        [dagster, "dev", "-h", s.host, "-p", str(s.port), "-m", LOCATION],
+                        {"DAGSTER_HOME": str(self.dagster_home(s))})]
+
+    def knobs(self, variant: str) -> dict[str, str]:
+        """default: Dagster as installed, written out (definitions.py alone would pick
+        in_process, so the default executor is named explicitly). tuned: no queue (the
+        launchRun request starts the run) and the steps in the run worker."""
+        if variant == "tuned":
+            return {EXECUTOR: "in_process", COORDINATOR: "DefaultRunCoordinator"}
+        if variant in ("default", "detect"):
+            return {EXECUTOR: "multiprocess", COORDINATOR: "QueuedRunCoordinator",
+                    DEQUEUE_S: "5"}
+        raise OrchbenchError(f"Unknown stack variant {variant!r} for dagster.",
+                             "Use one of: default, tuned, detect.")
+
+    def detection_knobs(self) -> dict[str, str]:
+        """Run monitoring on, polling every 10 s (default off; 120 s when on), runs that
+        never start failed after 30 s (default 180 s). The dead-worker check itself is
+        the code server's and needs no setting (see the module docstring). base.py adds
+        these to "tuned" as well as "detect"."""
+        return {MONITORING: "true", MONITORING_POLL_S: "10", MONITORING_START_TIMEOUT_S: "30"}
+
+    def prepare(self, s: StackSettings, log: Any) -> None:
+        home = self.dagster_home(s)
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "dagster.yaml").write_text(self.dagster_yaml(self.environment(s)))
+
+    def dagster_yaml(self, env: dict[str, str]) -> str:
+        """The instance settings the knobs name. Telemetry off: these machines are offline
+        (as in dagster_impl/run.py, which rewrites this file with only that line)."""
+        lines = ["telemetry:", "  enabled: false"]
+        coordinator = env.get(COORDINATOR, "QueuedRunCoordinator")
+        # dagster._core: the module Dagster's own defaults name (dagster.core no longer exists).
+        lines += ["run_coordinator:", "  module: dagster._core.run_coordinator",
+                  f"  class: {coordinator}"]
+        if coordinator == "QueuedRunCoordinator" and DEQUEUE_S in env:
+            lines += ["  config:", f"    dequeue_interval_seconds: {int(env[DEQUEUE_S])}"]
+        if env.get(MONITORING) == "true":
+            lines += ["run_monitoring:", "  enabled: true",
+                      f"  poll_interval_seconds: {int(env.get(MONITORING_POLL_S, '120'))}",
+                      f"  start_timeout_seconds: {int(env.get(MONITORING_START_TIMEOUT_S, '180'))}",
+                      "  max_resume_run_attempts: 0"]
+        return "\n".join(lines) + "\n"
+
+    def config_files(self, s: StackSettings) -> list[Path]:
+        return [self.dagster_home(s) / "dagster.yaml"]
+
+    @staticmethod
+    def dagster_home(s: StackSettings) -> Path:
+        return (s.state_dir / "dagster").resolve()
+
+    # ---- readiness
+    def ui_url(self, s: StackSettings) -> str:
+        return f"http://{s.host}:{s.port}"
+
+    def ready(self, s: StackSettings) -> bool:
+        """The webserver answers, our code location is loaded with the job, and (with
+        the queued coordinator) the daemon that dequeues runs has reported healthy."""
+        if not answers(f"{self.ui_url(s)}/server_info"):
+            return False
+        data = self._graphql(s, _READY)
+        entries = data["workspaceOrError"].get("locationEntries") or []
+        loaded = any(
+            entry["name"] == LOCATION and entry["loadStatus"] == "LOADED"
+            and any(JOB in [j["name"] for j in repo["jobs"]]
+                    for repo in (entry.get("locationOrLoadError") or {}).get("repositories", []))
+            for entry in entries)
+        if not loaded:
+            return False
+        if self.environment(s).get(COORDINATOR) == "DefaultRunCoordinator":
+            return True
+        daemons = data["instance"]["daemonHealth"]["allDaemonStatuses"]
+        return any(d["daemonType"] == "QUEUED_RUN_COORDINATOR" and d["healthy"] for d in daemons)
+
+    # ---- runs
+    def trigger(self, s: StackSettings, day: str, *, force_cold: bool = False,
+                config: Path | None = None) -> str:
+        """launchRun with the run config dagster_impl.definitions.run_config builds; the
+        orchbench run id (container labels, result files) is also a run tag."""
+        run_id = uuid.uuid4().hex[:12]
+        params = {"day": day, "run_id": run_id, "config": str(Path(config or s.config).resolve()),
+                  "home": None, "force_cold": force_cold}
+        execution = {
+            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
+                         "jobName": JOB},
+            "runConfigData": {"resources": {"run": {"config": params}}},
+            "executionMetadata": {"tags": [{"key": "orchbench/run_id", "value": run_id},
+                                           {"key": "orchbench/logical_date", "value": day}]},
+        }
+        # Without the queue, launchRun returns only once the run worker has started
+        # (an interpreter importing Dagster and our job): seconds, more on a busy machine.
+        result = self._graphql(s, _LAUNCH, {"params": execution}, timeout_s=120)["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            detail = result.get("message") or "; ".join(e["message"] for e in result.get(
+                "errors", []))
+            raise OrchbenchError(f"Dagster refused to launch {JOB} for {day}: "
+                                 f"{result['__typename']}: {detail}",
+                                 f"See the UI at {self.ui_url(s)} and the stack's logs.")
+        return str(result["run"]["runId"])
+
+    def status(self, s: StackSettings, run_id: str) -> RunStatus:
+        run = self._graphql(s, _STATUS, {"runId": run_id})["runOrError"]
+        if run["__typename"] != "Run":
+            raise OrchbenchError(f"Dagster has no run {run_id}: {run.get('message')}",
+                                 "Pass a run id that trigger() returned.")
+        stats = {st["stepKey"]: st for st in run["stepStats"]}
+        starts = [st["startTime"] for st in stats.values() if st["startTime"]]
+        return RunStatus(
+            run_id=run_id, state=run["status"], final=run["status"] in FINAL,
+            succeeded=run["status"] == "SUCCESS",
+            first_task_started=min(starts) if starts else None,
+            ended=run["endTime"] if run["status"] in FINAL else None,
+            steps={name: stats[name]["status"] for name in STEP_NAMES if name in stats})
+
+    def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
+        """The run worker (its pid from the run's own "Started process for run" event)
+        and its descendants (the multiprocess executor's step processes)."""
+        if self.status(running.settings, run_id).final:
+            return []  # a finished worker may linger a moment, tearing down: not a step's
+        pid = self.run_worker_pid(running.settings, run_id)
+        if pid is None:
+            return []
+        ours = {p.pid for p in running.processes()}
+        with contextlib.suppress(psutil.Error):
+            worker = psutil.Process(pid)
+            if worker.pid in ours:
+                return [worker, *worker.children(recursive=True)]
+        return []
+
+    def run_worker_pid(self, s: StackSettings, run_id: str) -> int | None:
+        events = self._graphql(s, _LOGS, {"runId": run_id})["logsForRun"].get("events") or []
+        for event in events:
+            found = _PID.search(event.get("message") or "")
+            if found:
+                return int(found.group(1))
+        return None
+
+    # ---- GraphQL
+    def _graphql(self, s: StackSettings, query: str,
+                 variables: dict[str, Any] | None = None, timeout_s: float = 30
+                 ) -> dict[str, Any]:
+        """POST /graphql. HTTP and connection errors propagate (while the server starts,
+        they mean "not yet" to wait_ready); GraphQL errors (HTTP 200 with "errors")
+        raise, as a bad query is our bug, not a state of the server."""
+        reply = http_json("POST", f"{self.ui_url(s)}/graphql",
+                          {"query": query, "variables": variables or {}}, timeout_s=timeout_s)
+        if reply.get("errors"):
+            raise OrchbenchError(f"Dagster's GraphQL API: {reply['errors'][0].get('message')}",
+                                 "This is a bug in orchbench/stacks/dagster.py.")
+        return dict(reply["data"])
