@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DockerUnavailable, OrchbenchError
-from core.images import IMAGE_NAMES, image_dir, image_files, image_tag
+from core.images import IMAGE_NAMES, image_dir, image_sources, image_tag
 
 if TYPE_CHECKING:
     import docker
@@ -45,6 +46,11 @@ MMDEBSTRAP_INSTALL = "apt-get update && apt-get install -y mmdebstrap"
 WHEEL_RECIPE_VERSION = "1"
 WHEEL_PYTHON_VERSION = "3.11"
 WHEEL_ABI = "cp311"
+# The Python versions an image's pip may evaluate a requirement's marker with:
+# Debian bookworm's python3 (the local base), and the host's. A lock exported for
+# any Python (uv export) has lines such as `async-timeout ; python_full_version <
+# '3.11.3'`, which pip download would judge by the host's Python alone.
+BASE_PYTHON_FULL_VERSIONS = ("3.11.2",)
 # pip (23.x at least) expands only the legacy manylinux2014/2010 names to older
 # tags, so every glibc level the base can run is listed: bookworm's glibc is 2.36
 # (python:3.11-slim's is at least that), and numpy, scipy, scikit-learn and duckdb
@@ -296,22 +302,60 @@ def _remove_stale_temp(folder: Path) -> None:
             pass
 
 
+def _marker_environments() -> list[dict[str, str]]:
+    """The image's environments for marker evaluation: Linux x86_64 CPython 3.11.x."""
+    versions = {*BASE_PYTHON_FULL_VERSIONS, platform.python_version()}
+    return [
+        {"python_full_version": v, "python_version": WHEEL_PYTHON_VERSION,
+         "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+         "platform_machine": "x86_64", "implementation_name": "cpython",
+         "platform_python_implementation": "CPython"}
+        for v in sorted(versions)
+    ]
+
+
+def _download_list(requirements: Path, folder: Path) -> Path:
+    """The requirements to download, without markers: each line whose marker holds in
+    any of the image's environments (pip itself would judge it by the host only).
+    The same file when it has no markers (the workload images' pins)."""
+    from packaging.markers import Marker
+
+    lines = requirements.read_text().splitlines()
+    if not any(";" in line.split("#", 1)[0] for line in lines):
+        return requirements
+    kept = []
+    for line in lines:
+        spec, _, marker = line.split("#", 1)[0].partition(";")
+        if not spec.strip():
+            continue
+        if marker.strip() and not any(
+            Marker(marker.strip()).evaluate(env) for env in _marker_environments()
+        ):
+            continue
+        kept.append(spec.strip())
+    target = folder / requirements.name
+    target.write_text("\n".join(kept) + "\n")
+    return target
+
+
 def _fetch_wheels(requirements: Path, dest: Path, progress: Progress) -> None:
     pip = _pip_command()
     common = ["--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
     target = ["--python-version", WHEEL_PYTHON_VERSION, "--implementation", "cp"]
     target += ["--abi", WHEEL_ABI]
     target += [arg for p in WHEEL_PLATFORMS for arg in ("--platform", p)]
-    io = ["--dest", str(dest), "-r", str(requirements)]
-    # --no-deps (the file is complete) is what lets pip accept sdists despite
-    # --platform; --prefer-binary keeps them for packages without a usable wheel.
-    _run(
-        [*pip, "download", *common, "--no-deps", "--prefer-binary", *target, *io],
-        progress,
-        f"Downloading the wheels of {requirements}",
-        fix="Check the pins and that the package registry is reachable; the wheel cache "
-        "keeps only complete downloads.",
-    )
+    with tempfile.TemporaryDirectory(prefix=".requirements-", dir=dest.parent) as folder:
+        wanted = _download_list(requirements, Path(folder))
+        io = ["--dest", str(dest), "-r", str(wanted)]
+        # --no-deps (the file is complete) is what lets pip accept sdists despite
+        # --platform; --prefer-binary keeps them for packages without a usable wheel.
+        _run(
+            [*pip, "download", *common, "--no-deps", "--prefer-binary", *target, *io],
+            progress,
+            f"Downloading the wheels of {requirements}",
+            fix="Check the pins and that the package registry is reachable; the wheel cache "
+            "keeps only complete downloads.",
+        )
     for sdist in sorted(dest.iterdir()):
         if sdist.name.endswith(SDIST_SUFFIXES):
             # Built on the host (cp311 x86_64 like the image): the build has no
@@ -360,11 +404,10 @@ def ensure_wheels(
 
 def _assemble_context(name: str, root: Path | str | None, wheels: Path, dest: Path) -> None:
     """Exactly the hashed files plus wheels/ (hard links: same disk as the cache)."""
-    source = image_dir(name, root)
-    for rel in image_files(name, root):
+    for rel, source in image_sources(name, root):
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / rel, target)
+        shutil.copy2(source, target)
     (dest / "wheels").mkdir(exist_ok=True)
     for wheel in wheels.iterdir():
         target = dest / "wheels" / wheel.name
