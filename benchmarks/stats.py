@@ -88,3 +88,23 @@ def bootstrap_median_ci(
     estimates = [median(rng.choices(samples, k=len(samples))) for _ in range(resamples)]
     alpha = (1.0 - confidence) / 2.0
     return quantile(estimates, alpha), quantile(estimates, 1.0 - alpha)
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Ordinary least-squares line through (xs, ys): returns (slope, intercept).
+
+    Per-task overhead is the slope of wall time against the number of tasks; the
+    intercept is what a run costs with no task at all (run creation, scheduling
+    loop, clean-up). Needs at least two distinct x values.
+    """
+    if len(xs) != len(ys):
+        raise ValueError(f"{len(xs)} xs but {len(ys)} ys")
+    if len(set(xs)) < 2:
+        raise ValueError("a line needs at least two distinct x values")
+    n = len(xs)
+    mean_x = sum(xs) / n
+    mean_y = sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    slope = sxy / sxx
+    return slope, mean_y - slope * mean_x

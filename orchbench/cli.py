@@ -104,13 +104,83 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo(Path(args.home), days=args.days, log=progress)
 
 
+BENCH_DIR = Path("var/bench")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from benchmarks.plan import FULL, QUICK
+    from benchmarks.plan import ORCHESTRATORS as WRAPPED
+    from benchmarks.suite import run_suite
+
+    plan = (QUICK if args.quick else FULL).only(args.scenario, args.orchestrator)
+    unknown = [o for o in plan.orchestrators if o not in WRAPPED]
+    if unknown:
+        raise ConfigError(f"Unknown orchestrator(s) {', '.join(unknown)} for the benchmark.",
+                          f"Choose from: {', '.join(WRAPPED)} (direct and docker always run, "
+                          "as the baselines).")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or BENCH_DIR / f"results-{plan.mode}-{stamp}.json"
+    command = "orchbench bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else [])
+    written = run_suite(plan, out, command.strip(), progress)
+    latest = BENCH_DIR / "latest.json"
+    if written.resolve() != latest.resolve():
+        latest.parent.mkdir(parents=True, exist_ok=True)
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(written.resolve())
+    print(written)
+    progress(f"results: {written}\nreport:  orchbench report {written}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from benchmarks import report, results
+
+    out = args.out or BENCH_DIR / "report"
+    if args.compare:
+        written = report.compare_files(Path(args.compare[0]), Path(args.compare[1]), out)
+    else:
+        written = report.render(results.load(args.results or BENCH_DIR / "latest.json"), out)
+    for kind, path in written.items():
+        print(f"{kind:5} {path}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from orchbench.ui import NAMES, serve
+
+    if args.all == bool(args.name):
+        raise ConfigError("Name one orchestrator, or give --all.",
+                          "For example `orchbench ui dagster`, or `orchbench ui --all`.")
+    if args.name and args.name not in NAMES:
+        raise ConfigError(f"Unknown orchestrator {args.name!r}.", f"Choose one of: "
+                          f"{', '.join(NAMES)}.")
+    return serve(list(NAMES) if args.all else [args.name], Path(args.home).resolve(), args.port,
+                 args.days, progress)
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from orchbench.scenarios import SCENARIOS, run_scenario
+
+    if args.list or not args.name:
+        for scenario in SCENARIOS.values():
+            print(f"{scenario.name:16} {scenario.title}: {scenario.expect}")
+        return 0 if args.list else 2
+    if args.orchestrator not in ORCHESTRATORS:
+        raise ConfigError(f"Unknown orchestrator {args.orchestrator!r}.",
+                          f"Choose one of: {', '.join(ORCHESTRATORS)}.")
+    home = Path(args.home).resolve()
+    if args.orchestrator != "direct" and (home / args.orchestrator / "config.json").exists():
+        home = home / args.orchestrator  # the home `orchbench ui --all` made for it
+    return 0 if run_scenario(args.name, args.orchestrator, home, progress) else 1
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     import subprocess
 
     from orchbench.envs import ENVS
     from orchbench.setup import setup
 
-    setup(envs=None, images=True, log=progress)
+    setup(envs=None, images=True, browser=True, log=progress)
     command = [str(ENVS["base"].python), "-m", "pytest", *args.pytest_args]
     progress("$ " + " ".join(command))
     return subprocess.call(command)
@@ -133,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("images", help="build the workload images (offline)")
     images_sub = p.add_subparsers(dest="images_command", metavar="ACTION", required=True)
     b = images_sub.add_parser("build", help="build images whose content changed")
-    b.add_argument("names", nargs="*", help="transform and/or train (default: both)")
+    b.add_argument("names", nargs="*",
+                   help="transform, train (the default: both), ui-prefect, ui-airflow, ui-dagster")
     b.add_argument("--force", action="store_true", help="rebuild even if up to date")
     b.set_defaults(func=cmd_images)
 
@@ -156,6 +227,42 @@ def build_parser() -> argparse.ArgumentParser:
                    "(emptied first; default var/demo)")
     p.add_argument("--days", type=int, default=21, help="days of daily runs (default 21)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="measure setup effort, latency and failure handling")
+    p.add_argument("--quick", action="store_true",
+                   help="few repetitions, small sizes (under 15 minutes on 2 cores)")
+    p.add_argument("--scenario", "-s", action="append",
+                   help="only this scenario (repeatable): setup, load, chain, fanout, container, "
+                   "pipeline, served, failure")
+    p.add_argument("--orchestrator", "-o", action="append",
+                   help="only this orchestrator (repeatable): prefect, airflow, dagster")
+    p.add_argument("--out", type=Path, help="result file (default var/bench/results-*.json)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("report", help="HTML, Markdown and JSON report of a benchmark run")
+    p.add_argument("results", nargs="?", type=Path,
+                   help="result file (default: the latest, var/bench/latest.json)")
+    p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two result files side by side")
+    p.add_argument("--out", type=Path, help="output folder (default var/bench/report)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("ui", help="an orchestrator's UI on 127.0.0.1, with a few runs in it")
+    p.add_argument("name", nargs="?", help="prefect, airflow or dagster")
+    p.add_argument("--all", action="store_true", help="all three, each on its default port")
+    p.add_argument("--port", type=int, help="port (default: the orchestrator's own: "
+                   "Prefect 4200, Airflow 8080, Dagster 3000)")
+    p.add_argument("--home", default="var/ui", help="state and data (default var/ui)")
+    p.add_argument("--days", type=int, default=3, help="pipeline runs made on first start")
+    p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("scenario", help="a workshop exercise: drift, a flaky or hung "
+                       "container, bad input")
+    p.add_argument("name", nargs="?", help="drift-strong, flaky-container, hang, bad-rows, "
+                   "broken-file")
+    p.add_argument("--orchestrator", "-o", default="dagster", help=", ".join(ORCHESTRATORS))
+    p.add_argument("--home", default="var/ui", help="the UI's home (default var/ui)")
+    p.add_argument("--list", action="store_true", help="list the scenarios")
+    p.set_defaults(func=cmd_scenario)
 
     p = sub.add_parser("test", help="set up everything, then run the test suite")
     p.add_argument("pytest_args", nargs="*", help="passed on to pytest, in order")

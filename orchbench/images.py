@@ -40,7 +40,6 @@ Progress = Callable[[str], None]
 SLIM_BASE_IMAGE = "python:3.11-slim"
 LOCAL_BASE_IMAGE = "orchbench/base:bookworm"
 DEBIAN_SUITE = "bookworm"  # its python3 is 3.11, matching the cp311 wheels
-MMDEBSTRAP_INSTALL = "apt-get update && apt-get install -y mmdebstrap"
 # A changed recipe must never reuse wheels fetched under the old one: it is part
 # of the cache key.
 WHEEL_RECIPE_VERSION = "1"
@@ -166,19 +165,12 @@ def _base_tarball() -> Path:
 
 
 def _ensure_mmdebstrap(progress: Progress) -> None:
-    if shutil.which("mmdebstrap"):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise OrchbenchError(
-            f"No {SLIM_BASE_IMAGE} image is present and none can be pulled, so a local "
-            f"base is built with mmdebstrap, which is not installed.",
-            "Install it as root: `sudo apt-get update && sudo apt-get install -y mmdebstrap` "
-            f"(or `docker load` a {SLIM_BASE_IMAGE} image), then retry.",
-        )
-    progress(f"mmdebstrap is missing: running `{MMDEBSTRAP_INSTALL}`")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    _run(["apt-get", "update"], progress, "apt-get update", env)
-    _run(["apt-get", "install", "-y", "mmdebstrap"], progress, "Installing mmdebstrap", env)
+    from orchbench.debian import ensure_command
+
+    ensure_command("mmdebstrap", "mmdebstrap",
+                   f"no {SLIM_BASE_IMAGE} image is present and none can be pulled, so a local "
+                   f"base is built with it (or `docker load` a {SLIM_BASE_IMAGE} image)",
+                   progress)
 
 
 def _import_base(client: docker.DockerClient, tarball: Path, ref: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from orchbench.envs import ENVS, sync
 
 
-def setup(envs: Sequence[str] | None = None, images: bool = True,
+def setup(envs: Sequence[str] | None = None, images: bool = True, browser: bool = False,
           log: Callable[[str], None] = print) -> None:
     names = list(envs or ENVS)
     for i, name in enumerate(names, 1):
@@ -17,6 +17,15 @@ def setup(envs: Sequence[str] | None = None, images: bool = True,
         log(f"[{i}/{len(names)}] environment {name} ready in {seconds:.1f} s")
     if images:
         ensure_images(log)
+    if browser:
+        ensure_browser(log)
+
+
+def ensure_browser(log: Callable[[str], None] = print) -> str:
+    """Debian's chromium, for the browser tests: no test tool may download a browser."""
+    from orchbench.debian import ensure_command
+
+    return ensure_command("chromium", "chromium", "the browser tests drive it", log)
 
 
 def ensure_images(log: Callable[[str], None] = print) -> None:

@@ -49,3 +49,23 @@ def test_bootstrap_median_interval_brackets_the_median() -> None:
     assert lo <= stats.median(values) <= hi
     assert min(values) <= lo < hi <= max(values)
     assert stats.bootstrap_median_ci([1.5] * 4) == (1.5, 1.5)
+
+
+def test_linear_fit_recovers_an_exact_line() -> None:
+    slope, intercept = stats.linear_fit([1.0, 5.0, 10.0], [2.5, 4.5, 7.0])  # y = 0.5x + 2
+    assert slope == pytest.approx(0.5)
+    assert intercept == pytest.approx(2.0)
+
+
+def test_linear_fit_least_squares_by_hand() -> None:
+    # Points (0,1) (1,1) (2,3) (2,3): mean x 1.25, mean y 2, Sxx 2.75, Sxy 3.0.
+    slope, intercept = stats.linear_fit([0.0, 1.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0])
+    assert slope == pytest.approx(3.0 / 2.75)
+    assert intercept == pytest.approx(2.0 - 1.25 * 3.0 / 2.75)
+
+
+def test_linear_fit_needs_two_distinct_xs() -> None:
+    with pytest.raises(ValueError):
+        stats.linear_fit([3.0, 3.0], [1.0, 2.0])
+    with pytest.raises(ValueError):
+        stats.linear_fit([1.0, 2.0], [1.0])

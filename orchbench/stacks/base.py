@@ -348,6 +348,27 @@ def check_port_free(host: str, port: int, name: str) -> None:
         f"Stop that program, or choose another port: `orchbench ui {name} --port N`.")
 
 
+def free_ports(count: int = 1, host: str = "127.0.0.1") -> int:
+    """A port P with P … P+count-1 all free: Airflow's stack also takes P+1 and P+2."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port + count < 65536 and all(_bindable(host, port + i) for i in range(count)):
+            return port
+    raise OrchbenchError(f"No {count} free consecutive ports found on {host}.",
+                         "Stop some servers, or pass --port.")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
 def port_holder(port: int) -> str | None:
     with contextlib.suppress(psutil.Error):
         for conn in psutil.net_connections(kind="inet"):

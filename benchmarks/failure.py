@@ -1,0 +1,546 @@
+"""The failure matrix: six ways a run goes wrong, through all four implementations.
+
+Every run is `orchbench run -o NAME --date D --config HOME/config.json` in a
+subprocess, the path a user takes, on a private copy of one small history
+(benchmarks/fixtures.py), so runs never see each other's lake, models or
+orchestrator metadata. The failing step is `transform`, the first container step,
+so failures come early and cheaply. Per (scenario, implementation) one
+FailureCase records what the implementation itself reported, how long it took to
+get there, the attempts of the failing step, the containers it left behind, and
+whether the lake and the current model survived untouched.
+
+`killed` is the one where the implementations can differ most: the process that
+executes the steps is SIGKILLed while the transform container hangs. In this
+local mode no server or scheduler outlives it, so the question is whether the
+orchestrator's own record (its SQLite metadata, read directly and read-only)
+ever reaches a final state, and what is left running.
+
+Runs in .venv and imports no orchestrator: it reads their SQLite files with the
+standard library's sqlite3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.fixtures import CONFIG_FILE, bench_day, fresh_home, home_config
+from benchmarks.plan import Bench, Plan
+from benchmarks.results import FailureCase
+from core.config import Config, Fault, StepPolicy, save_config
+from core.runner import LABEL_SESSION, LABEL_STEP
+from orchbench.envs import ENVS, ROOT
+
+SCENARIOS = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")
+WRAPPED = ("prefect", "airflow", "dagster")
+VARIANT = "local"
+STEP = "transform"  # the failing step: the first container step
+TIMEOUT_S = 10.0  # container steps: a hang is cut after this
+RETRIES = 1
+RETRY_DELAY_S = 0.5
+KILLED_TIMEOUT_S = 600.0  # long, so only the kill can end the hung step
+RUN_TIMEOUT_S = 900.0  # a run that takes longer is a broken benchmark, not a data point
+CONTAINER_WAIT_S = 300.0  # how long `killed` waits for the transform container to start
+NO_DOCKER = "unix:///nonexistent/docker.sock"
+
+EXPECTED = {
+    "transient": "retries the failed transform once: run succeeds, transform attempts 2",
+    "always_fails": f"retries once, then fails the run: transform attempts {RETRIES + 1}, "
+                    "later steps not run",
+    "hang": f"runner's {TIMEOUT_S:g} s timeout kills the container, retried once: failed, "
+            f"attempts {RETRIES + 1}, final after about {(RETRIES + 1) * TIMEOUT_S:g} s + overhead",
+    "killed": "the executing process is SIGKILLed mid-transform: its record should reach a "
+              "failed/crashed state; the orphaned container must be swept",
+    "bad_input": "ingest fails on a non-CSV file without retrying (not retryable): "
+                 "failed, ingest attempts 1, nothing written for the date",
+    "docker_down": "transform fails at once with a 'Docker is not reachable' message, "
+                   "not retried: failed, attempts 1, no container",
+}
+
+FINAL_FAILED = {"failed", "crashed", "failure", "canceled", "cancelled", "upstream_failed"}
+FINAL_OK = {"completed", "success"}
+
+
+@dataclass
+class Outcome:
+    """One repetition of one (scenario, implementation)."""
+
+    noticed: bool
+    final_state: str
+    seconds: float
+    attempts: int | None
+    containers_left: int
+    lake_intact: bool
+    model_intact: bool
+    detail: str
+
+
+# ------------------------------------------------------------------------ entry points
+def implementations(plan: Plan) -> list[str]:
+    return ["direct", *(n for n in plan.orchestrators if n in WRAPPED)]
+
+
+def units(plan: Plan) -> int:
+    return len(SCENARIOS) * len(implementations(plan)) * plan.failure_reps
+
+
+def failure(bench: Bench) -> None:
+    """Append one FailureCase per (scenario, implementation); leave no container behind."""
+    matrix(bench, [(s, n) for s in SCENARIOS for n in implementations(bench.plan)])
+
+
+def matrix(bench: Bench, cases: list[tuple[str, str]]) -> None:
+    """The given (scenario, implementation) cases, in order, each `failure_reps` times.
+
+    Each repetition's containers carry their own session label, recorded in
+    bench.cache["failure_sessions"], so a caller can check that none survived.
+    """
+    import docker
+
+    client = docker.from_env()
+    prefix = f"{os.environ.get('ORCHBENCH_SESSION') or 'bench'}-fail-{uuid.uuid4().hex[:6]}"
+    sessions: list[str] = bench.cache.setdefault("failure_sessions", [])
+    try:
+        for scenario, name in cases:
+            outcomes = []
+            for rep in range(bench.plan.failure_reps):
+                label = f"failure-{scenario}-{name}-{rep}"
+                session = f"{prefix}-{scenario}-{name}-{rep}"
+                sessions.append(session)
+                outcomes.append(_measure(bench, client, scenario, name, label, session))
+                bench.advance(f"failure: {scenario} {name} "
+                              f"({rep + 1}/{bench.plan.failure_reps})")
+            bench.results.failures.append(_case(scenario, name, outcomes))
+    finally:
+        for session in sessions:
+            _remove_containers(client, session)
+        client.close()
+
+
+def _measure(bench: Bench, client: Any, scenario: str, name: str, label: str,
+             session: str) -> Outcome:
+    """One repetition; a broken measurement is recorded as such, never aborts the matrix."""
+    try:
+        home = fresh_home(bench, label)
+        cfg = scenario_config(home_config(home), scenario, home, bench_day(bench))
+        save_config(cfg, home / CONFIG_FILE)
+        if scenario == "killed":
+            return _killed(bench, client, name, home, session, label)
+        return _plain(bench, client, scenario, name, home, session, label)
+    except Exception as exc:  # the benchmark's own failure: keep it visible in the matrix
+        bench.log(f"failure: {scenario} {name}: measurement broke: {exc!r}")
+        return Outcome(False, "error", 0.0, None, _count(client, session), False, False,
+                       f"measurement broke: {type(exc).__name__}: {_head(str(exc))}")
+    finally:
+        _remove_containers(client, session)
+
+
+# ----------------------------------------------------------------------------- configs
+def scenario_config(cfg: Config, scenario: str, home: Path, day: str) -> Config:
+    """The history's config with the bench's step policies and the scenario's fault."""
+    # Only the hang is cut at TIMEOUT_S: a real dbt run takes 4 s on an idle machine but
+    # passed 10 s on these shared 2 cores (load 20), which would turn every healthy
+    # attempt into a timeout and measure the machine instead of the orchestrator.
+    steps = {name: StepPolicy(retries=RETRIES, retry_delay_s=RETRY_DELAY_S, timeout_s=120.0)
+             for name in cfg.steps}
+    faults: dict[str, Fault] = {}
+    data = cfg.data
+    if scenario == "transient":
+        faults[STEP] = Fault(fail_times=1)
+    elif scenario == "always_fails":
+        faults[STEP] = Fault(fail_times=99)
+    elif scenario == "hang":
+        faults[STEP] = Fault(hang_seconds=300)
+        steps[STEP] = dataclasses.replace(steps[STEP], timeout_s=TIMEOUT_S)
+    elif scenario == "killed":
+        faults[STEP] = Fault(hang_seconds=300)
+        steps[STEP] = dataclasses.replace(steps[STEP], timeout_s=KILLED_TIMEOUT_S)
+    elif scenario == "bad_input":
+        delivery = home / "delivery"
+        delivery.mkdir(parents=True, exist_ok=True)
+        # Not text at all: a PNG header and random bytes, as a wrong export would give.
+        (delivery / f"{day}.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2048))
+        data = dataclasses.replace(data, source="csv", csv_dir=str(delivery))
+    return dataclasses.replace(cfg, home=home, steps=steps, faults=faults, data=data).validate()
+
+
+# ------------------------------------------------------------------------ plain runs
+def _command(name: str, home: Path, day: str) -> list[str]:
+    return [str(ENVS["base"].path / "bin" / "orchbench"), "run", "-o", name, "--date", day,
+            "--config", str(home / CONFIG_FILE), "--home", str(home)]
+
+
+def _environment(session: str, scenario: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for key in ("VIRTUAL_ENV", "ORCHBENCH_HOME"):
+        env.pop(key, None)
+    env["ORCHBENCH_SESSION"] = session
+    env["PYTHONUNBUFFERED"] = "1"
+    if scenario == "docker_down":
+        env["DOCKER_HOST"] = NO_DOCKER
+    return env
+
+
+def _plain(bench: Bench, client: Any, scenario: str, name: str, home: Path, session: str,
+           label: str) -> Outcome:
+    """Run to the end; judge the result the CLI printed and what the run left behind."""
+    day = bench_day(bench)
+    lake_before, model_before = _lake_snapshot(home), _model_bytes(home)
+    started = time.monotonic()
+    done = subprocess.run(_command(name, home, day), cwd=ROOT, env=_environment(session, scenario),
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    seconds = time.monotonic() - started
+    _keep_log(bench, label, done.stdout, done.stderr)
+    left = _count(client, session)
+    try:
+        result = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return Outcome(False, "error", seconds, None, left, _lake_intact(home, lake_before),
+                       False, f"no result (exit {done.returncode}): {_head(done.stderr[-400:])}")
+    status = str(result.get("status"))
+    counted = "ingest" if scenario == "bad_input" else STEP
+    step = next((s for s in result.get("steps", []) if s["name"] == counted), {})
+    attempts = int(step["attempts"]) if "attempts" in step else None
+    want = "success" if scenario == "transient" else "failed"
+    lake_ok, lake_note = _lake_check(home, lake_before, day, scenario)
+    model_ok = _model_intact(home, model_before, succeeded=status == "success")
+    if status == "success":
+        version = (result.get("metrics") or {}).get("version")
+        detail = f"succeeded; {STEP} attempts {attempts}; model {version}"
+    else:
+        detail = summary(str(result.get("error") or "failed without an error message"), home)
+    span = _span(step)
+    if span is not None:
+        detail += f"; {counted} recorded {attempts} attempt(s) over {span:.1f} s"
+    if lake_note:
+        detail += f"; {lake_note}"
+    return Outcome(status == want, status, round(seconds, 3), attempts, left, lake_ok,
+                   model_ok, detail)
+
+
+def _span(step: dict[str, Any]) -> float | None:
+    """Seconds from the step's first start to its end, as the implementation recorded them:
+    the failure's own duration, without the orchestrator's start-up around it."""
+    import datetime as dt
+
+    if not step.get("started") or not step.get("ended"):
+        return None
+    started, ended = (dt.datetime.fromisoformat(step[k]) for k in ("started", "ended"))
+    return (ended - started).total_seconds()
+
+
+# ------------------------------------------------------------------------------ killed
+def _killed(bench: Bench, client: Any, name: str, home: Path, session: str,
+            label: str) -> Outcome:
+    """SIGKILL the step-executing process mid-transform and watch the orchestrator's record."""
+    import psutil
+
+    day = bench_day(bench)
+    lake_before, model_before = _lake_snapshot(home), _model_bytes(home)
+    logs = bench.workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"{label}.out").open("w") as out, (logs / f"{label}.err").open("w") as err:
+        # Its own process group: whatever the killed process leaves (Prefect's
+        # temporary server, say) can be ended afterwards by this group's id.
+        proc = subprocess.Popen(_command(name, home, day), cwd=ROOT,
+                                env=_environment(session, "killed"), stdout=out, stderr=err,
+                                start_new_session=True)
+        try:
+            if not _wait_for_container(client, session, proc):
+                raise RuntimeError(f"no running {STEP} container within {CONTAINER_WAIT_S:g} s "
+                                   f"(exit {proc.poll()}); see {logs / label}.err")
+            victim = proc.pid if name == "direct" else _driver_pid(psutil, proc.pid, name)
+            os.kill(victim, signal.SIGKILL)
+            killed_at = time.monotonic()
+            state, seconds, task_state = _watch_record(name, home, killed_at,
+                                                       bench.plan.kill_grace_s)
+            left = _count(client, session)
+            survivors = _alive(psutil, proc.pid)
+        finally:
+            _end_group(proc)
+    swept = _remove_containers(client, session)
+    remaining = _count(client, session)
+    noticed = state in FINAL_FAILED
+    detail = (f"killed pid {'CLI' if name == 'direct' else name + '_impl.run'}; record "
+              f"{state}" + (f" (transform task {task_state})" if task_state else "")
+              + f" after {bench.plan.kill_grace_s:g} s grace; still running after the grace: "
+              f"{', '.join(survivors) or 'nothing'}; swept {swept} container(s), {remaining} left")
+    lake_ok, lake_note = _lake_check(home, lake_before, day, "killed")
+    if lake_note:
+        detail += f"; {lake_note}"
+    return Outcome(noticed, state, round(seconds, 3), _fault_attempts(home), left, lake_ok,
+                   _model_intact(home, model_before, succeeded=False), detail)
+
+
+def _wait_for_container(client: Any, session: str, proc: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + CONTAINER_WAIT_S
+    filters = {"label": [f"{LABEL_SESSION}={session}", f"{LABEL_STEP}={STEP}"],
+               "status": "running"}
+    while time.monotonic() < deadline and proc.poll() is None:
+        if client.api.containers(quiet=True, filters=filters):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _driver_pid(psutil: Any, cli_pid: int, name: str) -> int:
+    """The `<name>_impl.run` child of the CLI: the process that executes the steps."""
+    wanted = f"{name}_impl.run"
+    for child in psutil.Process(cli_pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if wanted in child.cmdline():
+                return int(child.pid)
+    raise RuntimeError(f"no {wanted} process under the CLI (pid {cli_pid})")
+
+
+def _alive(psutil: Any, cli_pid: int) -> list[str]:
+    """What still runs in the run's process group (the CLI's new session) after the kill."""
+    names = []
+    for p in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(p.info["pid"]) == cli_pid and p.status() != psutil.STATUS_ZOMBIE:
+                names.append(_describe(p.cmdline()))
+    return names
+
+
+def _describe(cmdline: list[str]) -> str:
+    """A short name for a process: `-m module`, a script's name, or the program."""
+    if "-m" in cmdline[:-1]:
+        return cmdline[cmdline.index("-m") + 1]
+    script = next((Path(a).name for a in cmdline[1:2] if not a.startswith("-")), "")
+    return " ".join(a for a in (Path(cmdline[0]).name if cmdline else "?", script) if a)
+
+
+def _end_group(proc: subprocess.Popen) -> None:
+    """End every process of the run's own process group (ours: started with a new session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+
+
+def _watch_record(name: str, home: Path, since: float,
+                  grace_s: float) -> tuple[str, float, str | None]:
+    """(state, seconds from the kill to a final state or the grace, transform task state)."""
+    state, task_state = "none", None
+    while True:
+        if name != "direct":
+            state, task_state = read_record(name, home)
+        elapsed = time.monotonic() - since
+        if state in FINAL_FAILED | FINAL_OK:
+            return state, elapsed, task_state
+        if elapsed >= grace_s:
+            return state, grace_s, task_state
+        time.sleep(0.5)
+
+
+def read_record(name: str, home: Path) -> tuple[str, str | None]:
+    """The newest run's state and its transform task's state, from the orchestrator's own
+    SQLite metadata, opened read-only (no server is left to ask in local mode)."""
+    base = home / "orchestrators" / name
+    queries = {
+        "prefect": (base / "prefect.db",
+                    "SELECT state_type FROM flow_run ORDER BY created DESC LIMIT 1",
+                    "SELECT state_type FROM task_run WHERE name = 'transform' "
+                    "ORDER BY created DESC LIMIT 1"),
+        "airflow": (base / "airflow.db",
+                    "SELECT state FROM dag_run ORDER BY id DESC LIMIT 1",
+                    "SELECT state FROM task_instance WHERE task_id = 'transform' "
+                    "ORDER BY start_date DESC LIMIT 1"),
+        "dagster": (base / "history" / "runs.db",
+                    "SELECT status FROM runs ORDER BY id DESC LIMIT 1", None),
+    }
+    db, run_sql, task_sql = queries[name]
+    if not db.exists():
+        return "no record", None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True,
+                                                timeout=2)) as conn:
+            row = conn.execute(run_sql).fetchone()
+            task = conn.execute(task_sql).fetchone() if task_sql else None
+    except sqlite3.Error as exc:
+        return f"unreadable ({exc})", None
+    state = str(row[0]).lower() if row and row[0] is not None else "no record"
+    return state, (str(task[0]).lower() if task and task[0] is not None else None)
+
+
+def _fault_attempts(home: Path) -> int | None:
+    """Transform containers started, as the fault prologue counted them in its mounted file."""
+    counts = [int(f.read_text().strip() or 0) for f in home.glob(f"faults/*/{STEP}/attempts")]
+    return sum(counts) if counts else None
+
+
+# ------------------------------------------------------------------ lake and model checks
+def _lake_snapshot(home: Path) -> dict[str, str]:
+    lake = home / "lake"
+    return {str(p.relative_to(lake)): _sha256(p) for p in sorted(lake.rglob("*")) if p.is_file()}
+
+
+def _lake_leftovers(home: Path) -> list[str]:
+    """Temporary or partial files: atomic writes' hidden *.tmp names, staging folders."""
+    lake = home / "lake"
+    return [str(p.relative_to(lake)) for p in lake.rglob("*") if p.is_file() and (
+        p.name.endswith(".tmp") or any(part.startswith(".")
+                                       for part in p.relative_to(lake).parts))]
+
+
+def _lake_intact(home: Path, before: dict[str, str]) -> bool:
+    lake = home / "lake"
+    return all((lake / rel).is_file() and _sha256(lake / rel) == digest
+               for rel, digest in before.items()) and not _lake_leftovers(home)
+
+
+def _lake_check(home: Path, before: dict[str, str], day: str, scenario: str) -> tuple[bool, str]:
+    """Whether the lake survived, and a note on what the run wrote for the failed date."""
+    intact = _lake_intact(home, before)
+    notes = []
+    leftovers = _lake_leftovers(home)
+    if leftovers:
+        notes.append(f"left in the lake: {', '.join(leftovers[:3])}")
+    changed = [rel for rel, digest in before.items()
+               if not (home / "lake" / rel).is_file() or _sha256(home / "lake" / rel) != digest]
+    if changed:
+        notes.append(f"changed: {', '.join(changed[:3])}")
+    if scenario == "bad_input":
+        written = sorted(rel for rel in _lake_snapshot(home) if rel not in before
+                         and day in rel and not rel.startswith("landing"))
+        if written:
+            notes.append(f"written for {day}: {', '.join(written)}")
+    staging = home / "lake" / ".staging"
+    if staging.is_dir() and any(staging.iterdir()):
+        notes.append("an (empty) staging folder remains under lake/.staging")
+    return intact, "; ".join(notes)
+
+
+def _model_bytes(home: Path) -> bytes | None:
+    current = home / "models" / "current.json"
+    return current.read_bytes() if current.is_file() else None
+
+
+def _model_intact(home: Path, before: bytes | None, *, succeeded: bool) -> bool:
+    """Failed: current.json byte-identical. Succeeded: it names a version whose files exist."""
+    after = _model_bytes(home)
+    if not succeeded:
+        return after == before
+    if after is None:
+        return False
+    version = json.loads(after).get("version", "")
+    folder = home / "models" / "versions" / version
+    return bool(version) and (folder / "model.pkl").is_file() and (folder / "meta.json").is_file()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------- the same checks, for served-mode kills
+Snapshot = tuple[dict[str, str], bytes | None]
+
+
+def snapshot(home: Path) -> Snapshot:
+    """The lake's files and the current model, before a run that may fail."""
+    return _lake_snapshot(home), _model_bytes(home)
+
+
+def verify(before: Snapshot, home: Path, *, succeeded: bool) -> tuple[bool, bool]:
+    """(lake intact, model intact) after the run, by the rules above."""
+    lake, model = before
+    return _lake_intact(home, lake), _model_intact(home, model, succeeded=succeeded)
+
+
+def count_containers(session: str, step: str | None = None) -> int:
+    from core.runner import docker_client
+
+    labels = [f"{LABEL_SESSION}={session}"] + ([f"orchbench.step={step}"] if step else [])
+    client = docker_client()
+    try:
+        return len(client.api.containers(all=True, quiet=True, filters={"label": labels}))
+    finally:
+        client.close()
+
+
+def remove_containers(session: str) -> int:
+    from core.runner import sweep
+
+    return sweep(session=session)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _count(client: Any, session: str) -> int:
+    """Containers (running or exited) carrying the run's session label."""
+    return len(client.api.containers(all=True, quiet=True,
+                                     filters={"label": f"{LABEL_SESSION}={session}"}))
+
+
+def _remove_containers(client: Any, session: str) -> int:
+    import docker
+
+    removed = 0
+    for entry in client.api.containers(all=True, quiet=True,
+                                       filters={"label": f"{LABEL_SESSION}={session}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_container(entry["Id"], v=True, force=True)
+            removed += 1
+    return removed
+
+
+def _keep_log(bench: Bench, label: str, stdout: str, stderr: str) -> None:
+    logs = bench.workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / f"{label}.out").write_text(stdout)
+    (logs / f"{label}.err").write_text(stderr)
+
+
+_OUTCOME = re.compile(r"(exited with code \d+|did not finish within \S+ s)")
+_FIX = re.compile(r" (Raise the step's timeout|Read the log above).*$")  # core.errors' fixes
+
+
+def summary(error: str, home: Path) -> str:
+    """One line from a run's error: a container error's long command is replaced by its
+    outcome and last log line; whatever the orchestrator put in front of it stays."""
+    error = error.replace(str(home), "HOME")
+    step, _, message = error.partition(": ")
+    found = _OUTCOME.search(message)
+    if "Container " not in message or not found:
+        return _head(error)
+    framing = message.split("Container ", 1)[0].strip()
+    lines = [line.strip() for line in message.split("Last log lines:", 1)[-1].splitlines()
+             if line.strip()]
+    last = _FIX.sub("", lines[-1])[:120] if lines else "(no output)"
+    return f"{step}: {framing + ' ' if framing else ''}container {found.group(1)}; last log: {last}"
+
+
+def _head(text: str, limit: int = 200) -> str:
+    line = next((s.strip() for s in text.splitlines() if s.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _case(scenario: str, name: str, outcomes: list[Outcome]) -> FailureCase:
+    """Fold the repetitions: every one must be right for the case to count as noticed."""
+    states = sorted({o.final_state for o in outcomes})
+    attempts = {o.attempts for o in outcomes}
+    details = list(dict.fromkeys(o.detail for o in outcomes))
+    if len(attempts) > 1:
+        details.append(f"attempts differed between repetitions: {sorted(attempts, key=str)}")
+    known = [a for a in attempts if a is not None]
+    return FailureCase(
+        scenario=scenario, orchestrator=name, variant=VARIANT, expected=EXPECTED[scenario],
+        noticed=all(o.noticed for o in outcomes), final_state="|".join(states),
+        seconds_to_final=[o.seconds for o in outcomes],
+        attempts=max(known) if known else None,
+        containers_left=max(o.containers_left for o in outcomes),
+        lake_intact=all(o.lake_intact for o in outcomes),
+        model_intact=all(o.model_intact for o in outcomes),
+        detail=" / ".join(details))

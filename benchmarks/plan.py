@@ -1,0 +1,76 @@
+"""How much to measure: the quick and full plans, and the context scenarios share.
+
+A scenario is a function `run(bench: Bench) -> None` that appends Figures (and
+chain points, timelines, failure cases) to `bench.results`. The plan decides its
+repetitions and sizes, so a scenario never hard-codes "how many": `--quick` and
+the full run differ only here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.results import ResultSet
+
+ORCHESTRATORS = ("prefect", "airflow", "dagster")
+# direct (plain Python) and docker (a raw `docker run`) are baselines: always measured.
+BASELINES = ("direct", "docker")
+SCENARIOS = ("setup", "load", "chain", "fanout", "container", "pipeline", "served", "failure")
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    warmup: int  # runs thrown away before measuring (imports, caches, first DB)
+    reps: int  # repetitions of every cheap measurement
+    chain_sizes: tuple[int, ...]  # no-op chain lengths: the slope is per task
+    fanout_n: int  # parallel tasks in the fan-out
+    fanout_sleep_s: float  # each fan-out task sleeps this long: parallelism shows
+    pipeline_reps: int  # fresh-home repetitions of the real pipeline (first + later run)
+    served_triggers: int  # triggered runs per stack and variant
+    install_reps: int  # environment installs from a warm cache
+    failure_reps: int
+    kill_grace_s: float  # how long an orchestrator gets to notice a killed worker
+    ui_settle_s: float  # idle time before a UI stack's memory is read
+    served_variants: tuple[str, ...]  # stack settings: "default" and/or "tuned"
+    scenarios: tuple[str, ...] = SCENARIOS
+    orchestrators: tuple[str, ...] = ORCHESTRATORS
+
+    def only(self, scenarios: list[str] | None, orchestrators: list[str] | None) -> Plan:
+        return dataclasses.replace(
+            self,
+            scenarios=tuple(scenarios) if scenarios else self.scenarios,
+            orchestrators=tuple(orchestrators) if orchestrators else self.orchestrators)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+QUICK = Plan(mode="quick", warmup=1, reps=3, chain_sizes=(1, 4), fanout_n=4,
+             fanout_sleep_s=1.0, pipeline_reps=1, served_triggers=1, install_reps=1,
+             failure_reps=1, kill_grace_s=10, ui_settle_s=5,
+             served_variants=("default",))
+FULL = Plan(mode="full", warmup=1, reps=5, chain_sizes=(1, 4, 8, 16), fanout_n=6,
+            fanout_sleep_s=1.0, pipeline_reps=3, served_triggers=3, install_reps=3,
+            failure_reps=2, kill_grace_s=75, ui_settle_s=15,
+            served_variants=("default", "tuned"))
+
+
+@dataclass
+class Bench:
+    """What a scenario gets: the plan, the results to add to, a scratch folder
+    (deleted after the run), and progress reporting."""
+
+    plan: Plan
+    results: ResultSet
+    workdir: Path
+    log: Callable[[str], None] = print
+    advance: Callable[[str], None] = lambda label: None  # one unit of progress done
+    cache: dict[str, Any] = field(default_factory=dict)  # shared fixtures (e.g. a history)
+
+    def wanted(self, name: str) -> bool:
+        return name in self.plan.orchestrators

@@ -1,0 +1,212 @@
+"""The benchmark's result file: what was measured, how, where and when.
+
+One JSON document per `orchbench bench` run, with a schema version, so reports
+from two machines or two releases can be put side by side (`orchbench report
+--compare`). Every number is a `Figure` that keeps its raw samples: the summary
+(median and spread) is derived, and a reader can recompute it.
+
+Shape (schema_version 1):
+
+    {"schema_version": 1, "kind": "orchbench-bench", "mode": "quick"|"full",
+     "command": "...", "started": ISO, "ended": ISO,
+     "environment": {...},            # benchmarks/environment.py
+     "settings": {...},               # the Plan: repetitions, sizes, timeouts
+     "figures": [Figure, ...],        # every number, with its samples
+     "chains": [ChainPoint, ...],     # per-task overhead: (orchestrator, variant, n, samples)
+     "timelines": [Timeline, ...],    # the real pipeline, step by step, one run each
+     "failures": [FailureCase, ...],  # the failure matrix
+     "notes": ["...", ...]}           # caveats found while running (e.g. a skipped part)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import stats
+
+SCHEMA_VERSION = 1
+KIND = "orchbench-bench"
+
+
+@dataclass
+class Figure:
+    """One measured quantity for one orchestrator (and variant), with its samples.
+
+    dimension: "setup" | "latency" | "failure"
+    scenario:  e.g. "definition_load", "chain", "fanout", "pipeline", "served_lag",
+               "ui_start", "environment", "wrapper"
+    orchestrator: "direct" | "docker" | "prefect" | "airflow" | "dagster"
+    variant:   "default" | "tuned" | "in_process" | "multiprocess" | "" (none)
+    metric:    what was measured, e.g. "wall_s", "slope_s_per_task", "rss_mb"
+    baseline:  the `key` of the figure this one is compared with, measured in the
+               same run (ratio and its bootstrap interval are then filled in)
+    knobs:     the settings that decide this figure (executor, poll interval, …)
+    """
+
+    dimension: str
+    scenario: str
+    orchestrator: str
+    metric: str
+    unit: str
+    samples: list[float]
+    variant: str = ""
+    baseline: str | None = None
+    knobs: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    # derived by summarise()
+    median: float | None = None
+    low: float | None = None
+    high: float | None = None
+    spread: str = ""  # "iqr" | "single" | "exact"
+    ratio: float | None = None
+    ratio_low: float | None = None
+    ratio_high: float | None = None
+
+    @property
+    def key(self) -> str:
+        return key(self.scenario, self.orchestrator, self.variant, self.metric)
+
+
+def key(scenario: str, orchestrator: str, variant: str, metric: str) -> str:
+    return "/".join([scenario, orchestrator, variant or "-", metric])
+
+
+@dataclass
+class ChainPoint:
+    """Wall time of a chain (or fan-out) of n no-op tasks, each repetition a sample."""
+
+    scenario: str  # "chain" | "fanout"
+    orchestrator: str
+    variant: str
+    n: int
+    samples: list[float]
+
+
+@dataclass
+class Timeline:
+    """One real pipeline run, step by step, in seconds from the driver's start."""
+
+    orchestrator: str
+    variant: str
+    run: str  # "first" | "later"
+    wall_s: float
+    steps: list[dict[str, Any]]  # name, status, attempts, queued, started, ended (offsets, s)
+
+
+@dataclass
+class FailureCase:
+    """What one orchestrator did in one failure scenario (one or more repetitions)."""
+
+    scenario: str  # transient | always_fails | hang | killed | bad_input | docker_down
+    orchestrator: str
+    variant: str
+    expected: str  # what a correct orchestrator does, in words
+    noticed: bool  # the orchestrator's own record reached the right final state
+    final_state: str  # as the orchestrator recorded it ("failed", "running", …)
+    seconds_to_final: list[float]  # per repetition; from the failure's start
+    attempts: int | None  # of the failing step
+    containers_left: int
+    lake_intact: bool
+    model_intact: bool
+    detail: str = ""
+
+
+@dataclass
+class ResultSet:
+    mode: str
+    command: str
+    started: str
+    environment: dict[str, Any]
+    settings: dict[str, Any]
+    ended: str = ""
+    figures: list[Figure] = field(default_factory=list)
+    chains: list[ChainPoint] = field(default_factory=list)
+    timelines: list[Timeline] = field(default_factory=list)
+    failures: list[FailureCase] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+    kind: str = KIND
+
+    def figure(self, scenario: str, orchestrator: str, variant: str,
+               metric: str) -> Figure | None:
+        wanted = key(scenario, orchestrator, variant, metric)
+        return next((f for f in self.figures if f.key == wanted), None)
+
+    def summarise(self) -> ResultSet:
+        """Fill in medians, spreads and ratios against each figure's baseline."""
+        by_key = {f.key: f for f in self.figures}
+        for f in self.figures:
+            summarise_figure(f, by_key.get(f.baseline) if f.baseline else None)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summarise_figure(f: Figure, base: Figure | None = None) -> None:
+    if not f.samples:
+        f.median = f.low = f.high = None
+        f.spread = "none"
+        return
+    if len(f.samples) == 1:
+        f.median = f.low = f.high = f.samples[0]
+        f.spread = "single"
+    else:
+        f.low, f.median, f.high = stats.quartiles(f.samples)
+        f.spread = "iqr"
+    if base is not None and base.samples and stats.median(base.samples) > 0:
+        f.ratio = stats.ratio(f.samples, base.samples)
+        f.ratio_low, f.ratio_high = stats.bootstrap_ratio_ci(f.samples, base.samples)
+
+
+def save(results: ResultSet, path: Path) -> Path:
+    """Write atomically: a half-written result file never replaces a good one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(results.to_dict(), indent=1, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load(path: Path) -> ResultSet:
+    """Read a result file; refuses other kinds and newer schema versions by name."""
+    from core.errors import OrchbenchError
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise OrchbenchError(f"No result file at {path}.",
+                             "Run `orchbench bench` first, or give the path of one.") from None
+    except json.JSONDecodeError as err:
+        raise OrchbenchError(f"{path} is not JSON ({err}).",
+                             "Give a file written by `orchbench bench`.") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise OrchbenchError(f"{path} is not an orchbench benchmark result.",
+                             "Give a file written by `orchbench bench` (results.json).")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise OrchbenchError(
+            f"{path} has schema version {version}; this orchbench reads {SCHEMA_VERSION}.",
+            "Render it with the orchbench release that wrote it.")
+    try:
+        return _from_dict(data)
+    except (KeyError, TypeError) as err:
+        raise OrchbenchError(f"{path} is damaged or was not written by orchbench ({err}).",
+                             "Run `orchbench bench` again to get a complete file.") from None
+
+
+def _from_dict(data: dict[str, Any]) -> ResultSet:
+    return ResultSet(
+        mode=data["mode"], command=data["command"], started=data["started"],
+        ended=data.get("ended", ""), environment=data["environment"],
+        settings=data["settings"],
+        figures=[Figure(**f) for f in data.get("figures", [])],
+        chains=[ChainPoint(**c) for c in data.get("chains", [])],
+        timelines=[Timeline(**t) for t in data.get("timelines", [])],
+        failures=[FailureCase(**c) for c in data.get("failures", [])],
+        notes=list(data.get("notes", [])),
+    )

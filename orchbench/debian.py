@@ -1,0 +1,43 @@
+"""Programs orchbench needs from Debian's packages, installed when we may.
+
+No container registry and no browser download are reachable on these machines,
+but Debian's package archive is: mmdebstrap (the offline base image) and
+chromium (the browser tests) come from there. As root, a missing one is
+installed with apt-get; otherwise the user is told the exact command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+
+from core.errors import OrchbenchError
+
+Log = Callable[[str], None]
+
+
+def ensure_command(command: str, package: str, why: str, log: Log = print) -> str:
+    """The path of `command`, after `apt-get install -y package` if it was missing."""
+    found = shutil.which(command)
+    if found:
+        return found
+    install = f"apt-get update && apt-get install -y {package}"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise OrchbenchError(f"{command} is not installed, and {why}.",
+                             f"Install it as root: `sudo {install}`, then retry.")
+    log(f"{command} is missing: running `{install}`")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for step in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
+        done = subprocess.run(step, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+            raise OrchbenchError(f"`{' '.join(step)}` failed:\n{tail}",
+                                 f"Check the connection to Debian's archive, or run "
+                                 f"`{install}` yourself.")
+    found = shutil.which(command)
+    if not found:
+        raise OrchbenchError(f"{package} was installed but {command} is still not on PATH.",
+                             f"Check `dpkg -L {package}`.")
+    return found

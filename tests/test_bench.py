@@ -1,0 +1,143 @@
+"""The quick benchmark, end to end, as a user runs it: `orchbench bench --quick`, then
+`orchbench report`. One run (the module fixture) feeds every check below; each check
+is something a broken benchmark would get wrong, not a timing threshold."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import docker
+import pytest
+
+from benchmarks import results, stats
+from benchmarks.plan import ORCHESTRATORS
+from orchbench.envs import ENVS, ROOT
+
+ORCHBENCH = str(ENVS["base"].path / "bin" / "orchbench")
+FAILURES = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[results.ResultSet, Path]:
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    done = subprocess.run([ORCHBENCH, "bench", "--quick", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, check=False, timeout=3600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert done.stdout.strip() == str(out)
+    return results.load(out), out
+
+
+def medians(rs: results.ResultSet, scenario: str, metric: str) -> dict[str, float]:
+    return {f"{f.orchestrator}/{f.variant}": f.median for f in rs.figures
+            if f.scenario == scenario and f.metric == metric and f.median is not None}
+
+
+def test_the_report_has_its_tables_and_plots(run, tmp_path: Path) -> None:
+    _, out = run
+    done = subprocess.run([ORCHBENCH, "report", str(out), "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "report.html").read_text()
+    markdown = (tmp_path / "report.md").read_text()
+    assert html.count("<svg") >= 3
+    for name in ("prefect", "airflow", "dagster", "direct"):
+        assert name in html and name in markdown
+    assert results.load(tmp_path / "results.json").figures
+
+
+def test_every_dimension_covers_every_orchestrator(run) -> None:
+    rs, _ = run
+    for scenario, metric in [("wrapper", "lines_of_code"), ("environment", "install_s"),
+                             ("ui", "ready_s"), ("ui", "idle_rss_mb"),
+                             ("definition_load", "process_wall_s"),
+                             ("chain", "slope_s_per_task"), ("fanout", "wall_s"),
+                             ("pipeline", "later_wall_s"), ("served", "trigger_to_first_task_s")]:
+        seen = {f.orchestrator for f in rs.figures
+                if f.scenario == scenario and f.metric == metric and f.samples}
+        assert set(ORCHESTRATORS) <= seen, (scenario, metric, seen)
+    cases = {(c.scenario, c.orchestrator) for c in rs.failures}
+    for scenario in FAILURES:
+        for name in ("direct", *ORCHESTRATORS):
+            assert (scenario, name) in cases, (scenario, name)
+
+
+def test_the_baselines_are_faster_than_every_orchestrator(run) -> None:
+    rs, _ = run
+    for scenario, metric in [("pipeline", "later_wall_s"),
+                             ("definition_load", "process_wall_s")]:
+        values = medians(rs, scenario, metric)
+        direct = values.pop("direct/")
+        assert values and all(direct < v for v in values.values()), (scenario, direct, values)
+    # The longest chain, not the slope: with Prefect's 1 s heartbeat join, a slope over
+    # three short chains on a busy machine is noise around zero (benchmarks/probes).
+    longest = max(c.n for c in rs.chains)
+    walls = {f"{c.orchestrator}/{c.variant}": stats.median(c.samples) for c in rs.chains
+             if c.scenario == "chain" and c.n == longest}
+    direct = walls.pop("direct/")
+    assert {w.split("/")[0] for w in walls} == set(ORCHESTRATORS)
+    assert all(direct < w for w in walls.values()), (direct, walls)
+    pipeline = rs.figure("pipeline", "prefect", "default", "later_wall_s")
+    assert pipeline is not None and pipeline.ratio is not None and pipeline.ratio > 1
+    assert rs.figure("container", "docker", "", "wall_s").median > 0.05
+
+
+def test_failures_are_handled_as_configured(run) -> None:
+    rs, _ = run
+    local = {(c.scenario, c.orchestrator): c for c in rs.failures if c.variant == "local"}
+    for name in ("direct", *ORCHESTRATORS):
+        assert local["transient", name].final_state == "success"
+        assert local["transient", name].attempts == 2
+        for scenario in ("always_fails", "hang"):
+            assert local[scenario, name].final_state == "failed"
+            assert local[scenario, name].attempts == 2
+        for scenario in ("bad_input", "docker_down"):
+            assert local[scenario, name].attempts == 1, (scenario, name)
+        assert "exited with code 3" in local["always_fails", name].detail
+        # The runner's timeout, or Prefect's own timeout_seconds at the same 10 s.
+        hang = local["hang", name]
+        assert ("did not finish within 10 s" in hang.detail
+                or "exceeded timeout of 10.0" in hang.detail), hang.detail
+        span = float(re.search(r"over ([\d.]+) s", hang.detail).group(1))
+        assert 20 <= span < 60, hang.detail  # two 10 s timeouts, not the 300 s hang
+        assert "not a UTF-8 text file" in local["bad_input", name].detail
+        assert "Cannot reach the Docker daemon" in local["docker_down", name].detail
+        # A SIGKILLed run cannot remove its container: the sweep must (and did).
+        assert local["killed", name].containers_left >= 1
+    for case in rs.failures:
+        assert case.lake_intact and case.model_intact, case
+        if case.scenario != "killed":
+            assert case.containers_left == 0, case
+
+
+def test_served_runs_and_killed_workers_are_measured(run) -> None:
+    rs, _ = run
+    for name in ORCHESTRATORS:
+        lag = rs.figure("served", name, "default", "trigger_to_first_task_s")
+        done = rs.figure("served", name, "default", "trigger_to_done_s")
+        assert lag and done and 0 < lag.median < done.median
+        killed = [c for c in rs.failures if c.scenario == "killed" and c.orchestrator == name]
+        assert {c.variant for c in killed} >= {"local", "default"}
+
+
+def test_identical_models_and_nothing_left_behind(run) -> None:
+    rs, _ = run
+    assert not [n for n in rs.notes if n.startswith("parity")], rs.notes
+    assert not [n for n in rs.notes if "were still there" in n], rs.notes
+    client = docker.from_env()
+    left = client.containers.list(
+        all=True, filters={"label": f"orchbench.session={os.environ['ORCHBENCH_SESSION']}"})
+    assert left == []
+
+
+def test_results_say_where_they_come_from(run) -> None:
+    rs, _ = run
+    env = rs.environment
+    assert rs.schema_version == results.SCHEMA_VERSION and rs.mode == "quick"
+    assert env["cpu_count"] and env["python"] and env["docker_engine"]
+    assert env["versions"]["prefect:prefect"] and env["versions"]["dagster:dagster"]
+    assert rs.settings["reps"] >= 2
+    every = [f for f in rs.figures if len(f.samples) > 1]
+    assert every and all(f.spread == "iqr" and f.low <= f.median <= f.high for f in every)

@@ -1,0 +1,211 @@
+"""The report renders a saved result file: tables, plots, colours, no network.
+
+A small but complete synthetic result set (all three dimensions, chain points,
+two timelines, a failure matrix with a red and a green cell) goes through
+results.save and results.load, as a real `orchbench bench` file would, and is
+rendered; the assertions read the HTML and Markdown a person would read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report, results
+from benchmarks.results import ChainPoint, FailureCase, Figure, ResultSet, Timeline
+from core.errors import OrchbenchError
+
+# per-task slopes put into the result set; the summary must show exactly these medians
+SLOPES = {("direct", ""): [0.0001, 0.0002, 0.0003],
+          ("prefect", "default"): [0.14, 0.15, 0.16],
+          ("airflow", "default"): [0.9, 1.0, 1.1],
+          ("dagster", "in_process"): [0.02, 0.03, 0.04],
+          ("dagster", "multiprocess"): [5.5, 6.0, 6.5]}
+SLOPE_TEXT = {"direct": "0.0002 s", "prefect": "0.15 s", "airflow": "1 s",
+              "dagster": "0.03 s"}
+
+
+def _fig(dim: str, scenario: str, orch: str, metric: str, unit: str, samples: list[float],
+         variant: str = "", baseline: str | None = None, **knobs: str) -> Figure:
+    return Figure(dim, scenario, orch, metric, unit, samples, variant, baseline, dict(knobs))
+
+
+def synthetic() -> ResultSet:
+    rs = ResultSet(mode="quick", command="orchbench bench --quick",
+                   started="2026-11-25T10:00:00+00:00", ended="2026-11-25T10:09:00+00:00",
+                   environment={"cpu_count": 2, "memory_gib": 7.8, "python": "3.11.2",
+                                "docker_engine": "26.1.5",  # benchmarks/environment.py's keys
+                                "versions": {"prefect:prefect": "3.9.1",
+                                             "airflow:apache-airflow-providers-standard": "1.2",
+                                             "airflow:apache-airflow": "3.3.2",
+                                             "dagster:dagster": "1.13.0"}},
+                   settings={"warmup": 1, "reps": 3, "chain_sizes": [1, 5, 10]},
+                   notes=["served scenario skipped for dagster: <port busy>"])
+    setup = {"prefect": (84, 9, 120, 310.0, 21.0, 6.5, 180.0),
+             "airflow": (120, 14, 260, 520.0, 44.0, 38.0, 610.0),
+             "dagster": (96, 11, 190, 400.0, 30.0, 12.0, 420.0)}
+    for orch, (loc, sym, pkgs, size, inst, ready, rss) in setup.items():
+        rs.figures += [
+            _fig("setup", "wrapper", orch, "lines_of_code", "lines", [loc]),
+            _fig("setup", "wrapper", orch, "framework_symbols", "count", [sym]),
+            _fig("setup", "environment", orch, "packages", "count", [pkgs]),
+            _fig("setup", "environment", orch, "size_mb", "MB", [size]),
+            _fig("setup", "environment", orch, "install_s", "s", [inst, inst * 1.1]),
+            _fig("setup", "ui", orch, "ready_s", "s", [ready, ready * 1.2, ready * 0.9],
+                 "default"),
+            _fig("setup", "ui", orch, "idle_rss_mb", "MB", [rss], "default"),
+            _fig("setup", "ui", orch, "processes", "count", [3], "default"),
+            _fig("setup", "ui", orch, "ports", "count", [1], "default")]
+    rs.figures.append(_fig("latency", "definition_load", "direct", "process_wall_s", "s",
+                           [0.30, 0.31, 0.32]))
+    base_load = "definition_load/direct/-/process_wall_s"
+    for orch, t in (("prefect", 3.8), ("airflow", 5.0), ("dagster", 2.4)):
+        rs.figures.append(_fig("latency", "definition_load", orch, "process_wall_s", "s",
+                               [t, t + 0.2, t + 0.4], baseline=base_load))
+    for (orch, variant), slopes in SLOPES.items():
+        executor = variant if orch == "dagster" else "default"
+        rs.figures += [
+            _fig("latency", "chain", orch, "slope_s_per_task", "s", slopes, variant,
+                 executor=executor),
+            _fig("latency", "chain", orch, "intercept_s", "s", [0.5, 0.6, 0.7], variant)]
+        for n in (1, 5, 10):
+            rs.chains.append(ChainPoint("chain", orch, variant, n,
+                                        [0.6 + s * n for s in slopes]))
+        rs.figures.append(_fig("latency", "fanout", orch, "wall_s", "s",
+                               [1.1, 1.2, 1.3] if orch != "airflow" else [4.1, 4.2, 4.3],
+                               variant))
+    rs.figures.append(_fig("latency", "container", "docker", "wall_s", "s", [0.4, 0.45, 0.5]))
+    rs.figures.append(_fig("latency", "pipeline", "direct", "later_wall_s", "s",
+                           [10.0, 10.5, 11.0]))
+    base_pipe = "pipeline/direct/-/later_wall_s"
+    for orch, variant, wall in (("prefect", "default", 13.0), ("airflow", "default", 19.0)):
+        rs.figures.append(_fig("latency", "pipeline", orch, "later_wall_s", "s",
+                               [wall, wall + 1, wall + 2], variant, base_pipe))
+        rs.timelines.append(Timeline(orch, variant, "later", wall, [
+            {"name": "ingest", "status": "success", "attempts": 1, "queued": 0.2,
+             "started": 0.5, "ended": 1.5},
+            {"name": "transform", "status": "success", "attempts": 2, "queued": 1.6,
+             "started": 2.0, "ended": 6.0},
+            {"name": "train", "status": "failed", "attempts": 1, "queued": 6.1,
+             "started": 6.5, "ended": wall - 1}]))
+    for orch, default, tuned in (("prefect", 9.5, 1.2), ("airflow", 4.0, 2.0)):
+        rs.figures += [
+            _fig("latency", "served", orch, "trigger_to_first_task_s", "s",
+                 [default, default + 1], "default", poll="10s"),
+            _fig("latency", "served", orch, "trigger_to_first_task_s", "s",
+                 [tuned, tuned + 0.2], "tuned", poll="1s")]
+    rs.failures += [
+        FailureCase("transient", "prefect", "local", "run succeeds, transform attempts 2",
+                    True, "succeeded", [12.0], 2, 0, True, True),
+        FailureCase("always_fails", "airflow", "local", "run failed, attempts 2",
+                    False, "running", [60.0], 1, 1, True, False, "never reached a final state"),
+        FailureCase("always_fails", "prefect", "local", "run failed, attempts 2",
+                    True, "failed", [14.0], 2, 0, True, True)]
+    return rs
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("report")
+    saved = results.save(synthetic(), tmp / "in" / "results.json")
+    return report.render(results.load(saved), tmp / "out")
+
+
+def _row(html: str, key: str) -> str:
+    match = re.search(rf'<tr data-row="{re.escape(key)}">(.*?)</tr>', html, re.S)
+    assert match, f"no row {key}"
+    return match.group(1)
+
+
+def test_render_writes_three_files(rendered: dict[str, Path]) -> None:
+    assert {p.name for p in rendered.values()} == {"report.html", "report.md", "results.json"}
+    assert all(p.is_file() and p.stat().st_size > 0 for p in rendered.values())
+    data = json.loads(rendered["json"].read_text())
+    slope = next(f for f in data["figures"] if f["metric"] == "slope_s_per_task"
+                 and f["orchestrator"] == "prefect")
+    assert slope["median"] == pytest.approx(0.15)  # summarised, not only samples
+    assert not list(rendered["html"].parent.glob(".*.tmp"))
+
+
+def test_html_is_self_contained_with_inline_plots(rendered: dict[str, Path]) -> None:
+    html = rendered["html"].read_text()
+    assert "http://" not in html and "https://" not in html
+    assert not re.search(r"<script|<link|<img|<iframe|@import|url\(", html, re.I)
+    assert len(re.findall(r"<svg[ >]", html)) >= 3
+    assert "<polyline" in html  # the per-task overhead line plot
+    # the note text from the results file is escaped, not injected
+    assert "&lt;port busy&gt;" in html and "<port busy>" not in html
+    machine = re.search(r"Machine: (.*?)</p>", html)
+    assert machine and "2 CPUs" in machine.group(1) and "Docker 26.1.5" in machine.group(1)
+    assert "prefect 3.9.1 · airflow 3.3.2 · dagster 1.13.0" in machine.group(1)
+
+
+def test_summary_shows_per_task_overhead_medians(rendered: dict[str, Path]) -> None:
+    html = rendered["html"].read_text()
+    row = _row(html, "per_task_overhead")
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert len(cells) == len(report.IMPLEMENTATIONS)
+    for impl, cell in zip(report.IMPLEMENTATIONS, cells, strict=True):
+        assert SLOPE_TEXT[impl] in cell, (impl, cell)
+    assert "6 s" in cells[3] and "multiprocess" in cells[3]  # both Dagster executors
+    assert "×12.9 [" in _row(html, "definition_load")  # a ratio vs direct is shown
+    assert "—" in _row(html, "served_lag").split("</td>")[-2]  # dagster: not measured
+    failures = re.findall(r"<td[^>]*>(.*?)</td>", _row(html, "failures"), re.S)
+    assert failures[0] == "—" and failures[1].startswith("2 of 2")
+    assert failures[2].startswith("0 of 1") and "1 red" in failures[2]
+
+
+def test_failure_matrix_colours(rendered: dict[str, Path]) -> None:
+    html = rendered["html"].read_text()
+    red = re.search(r'<td class="(\w+)" data-case="always_fails/airflow/local">', html)
+    green = re.search(r'<td class="(\w+)" data-case="always_fails/prefect/local">', html)
+    assert red and red.group(1) == "red"
+    assert green and green.group(1) == "green"
+    assert "run failed, attempts 2" in _row(html, "failure/always_fails")
+
+
+def test_markdown_has_summary_table(rendered: dict[str, Path]) -> None:
+    md = rendered["md"].read_text()
+    assert "|  | direct | prefect | airflow | dagster |" in md
+    assert "| Per-task overhead (chain slope) | 0.0002 s" in md
+    assert "## Failure handling" in md and "✗ running" in md
+    assert "```sh\norchbench bench --quick" in md
+
+
+def test_partial_results_render_with_dashes(tmp_path: Path) -> None:
+    rs = synthetic()
+    rs.figures = [f for f in rs.figures if f.scenario == "chain"]
+    rs.timelines, rs.failures, rs.environment = [], [], {}
+    paths = report.render(rs, tmp_path)
+    html = paths["html"].read_text()
+    assert "—" in _row(html, "wrapper_loc") and "0.15 s" in _row(html, "per_task_overhead")
+    assert "No failure scenarios in this run." in html
+
+
+def test_compare_shows_both_values_and_ratio(tmp_path: Path) -> None:
+    a, b = synthetic(), synthetic()
+    for f in b.figures:
+        if f.key == "chain/prefect/default/slope_s_per_task":
+            f.samples = [0.28, 0.30, 0.32]
+    b.figures.append(_fig("latency", "fanout", "docker", "wall_s", "s", [2.0]))
+    b.environment["cpu_count"] = 8
+    paths = report.compare(a, b, tmp_path, ("old.json", "new.json"))
+    html = paths["html"].read_text()
+    row = _row(html, "compare/chain/prefect/default/slope_s_per_task")
+    assert "0.15 s" in row and "0.3 s" in row and "×2 [" in row
+    assert "—" in _row(html, "compare/fanout/docker/-/wall_s")
+    assert re.search(r'<td class="diff">2</td><td class="diff">8</td>', html)
+    assert "old.json" in paths["md"].read_text()
+
+
+def test_load_refuses_other_schema_version(tmp_path: Path) -> None:
+    path = results.save(synthetic(), tmp_path / "results.json")
+    data = json.loads(path.read_text())
+    data["schema_version"] = results.SCHEMA_VERSION + 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(OrchbenchError) as err:
+        results.load(path)
+    assert "schema version" in err.value.problem
