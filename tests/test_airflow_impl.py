@@ -15,10 +15,8 @@ import os
 import shutil
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 from history import FIRST, LAST_HISTORY, small_config
 
@@ -32,7 +30,6 @@ from orchbench.envs import ENVS, ROOT
 DAY = dt.date(2026, 1, 12)
 STEP_NAMES = ["ingest", "transform", "check_drift", "train", "evaluate"]
 AIRFLOW_BIN = ENVS["airflow"].path / "bin"
-
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +104,6 @@ def test_one_date_succeeds_with_the_same_decision_and_model_as_direct(airflow_ru
     assert result["metrics"] == direct.metrics  # incl. the model version, a content hash
 
 
-def test_transient_failure_is_retried_by_airflow(airflow_run) -> None:
-    cfg = airflow_run["cfg"]
-    day = DAY + dt.timedelta(days=1)
-    result = run_wrapped("airflow", _faulty(cfg, Fault(fail_times=1)), day.isoformat(),
-                         log=lambda _: None)
-    assert result["status"] == "success", result["error"]
-    assert _steps(result)["train"]["attempts"] == 2
-    assert _steps(result)["evaluate"]["status"] == "success"
-    assert ModelStore(cfg.models).current().date == day
-
-
 def test_permanent_failure_fails_after_retries_and_keeps_the_model(airflow_run) -> None:
     cfg = airflow_run["cfg"]
     day = DAY + dt.timedelta(days=2)
@@ -139,38 +125,6 @@ def test_permanent_failure_fails_after_retries_and_keeps_the_model(airflow_run) 
         assert any("exited with code 42" in line for line in lines), log[-2000:]
         assert any(f"fault injection: attempt {attempt} of the first 9 fails with exit 42" in line
                    for line in lines), log[-2000:]
-
-
-def test_hung_container_times_out_and_is_removed(
-    airflow_run, docker_client: docker.DockerClient,
-) -> None:
-    cfg = airflow_run["cfg"]
-    day = DAY + dt.timedelta(days=3)
-    before = ModelStore(cfg.models).current()
-    result = run_wrapped("airflow", _faulty(cfg, Fault(hang_seconds=600), timeout_s=4),
-                         day.isoformat(), log=lambda _: None)
-    train = _steps(result)["train"]
-    assert (result["status"], train["status"], train["attempts"]) == ("failed", "failed", 2)
-    assert "did not finish within 4 s" in train["error"]
-    assert ModelStore(cfg.models).current() == before
-    session = os.environ["ORCHBENCH_SESSION"]
-    assert docker_client.containers.list(
-        all=True, filters={"label": f"orchbench.session={session}"}) == []
-
-
-def test_bad_input_is_not_retried(airflow_run, tmp_path: Path) -> None:
-    """A non-retryable error (no CSV for the date) becomes AirflowFailException: one attempt,
-    although the step's policy allows a retry."""
-    cfg = dataclasses.replace(airflow_run["cfg"], data=dataclasses.replace(
-        airflow_run["cfg"].data, source="csv", csv_dir=str(tmp_path)))
-    day = DAY + dt.timedelta(days=4)
-    result = run_wrapped("airflow", cfg, day.isoformat(), log=lambda _: None)
-    steps = _steps(result)
-    assert cfg.steps["ingest"].retries == 1
-    assert (result["status"], steps["ingest"]["status"], steps["ingest"]["attempts"]) == (
-        "failed", "failed", 1)
-    assert f"{day}.csv" in steps["ingest"]["error"]
-    assert [steps[name]["status"] for name in STEP_NAMES[1:]] == ["not_run"] * 4
 
 
 def test_airflow_lists_both_dags_without_import_errors(airflow_run) -> None:

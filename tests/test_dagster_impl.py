@@ -106,16 +106,6 @@ def test_one_date_succeeds_and_matches_the_direct_run(history) -> None:
     assert (cfg.home / "runs" / f"{PARITY}-{result['run_id']}.json").is_file()
 
 
-def test_transient_failure_is_retried_by_dagster(history, docker_client) -> None:
-    cfg, _ = history
-    result = run_wrapped("dagster", faulty(cfg, Fault(fail_times=1)), TRANSIENT, log=quiet)
-    assert result["status"] == "success", result["error"]
-    train = next(s for s in result["steps"] if s["name"] == "train")
-    assert (train["status"], train["attempts"]) == ("success", 2)
-    assert ModelStore(cfg.models).current().date.isoformat() == TRANSIENT
-    assert labelled(docker_client) == []
-
-
 def test_permanent_failure_fails_the_run_and_keeps_the_model(history, docker_client) -> None:
     cfg, _ = history
     before = ModelStore(cfg.models).current()
@@ -133,33 +123,6 @@ def test_permanent_failure_fails_the_run_and_keeps_the_model(history, docker_cli
     assert "fault injection: attempt 1 of the first 9 fails with exit 42" in logged
     assert ModelStore(cfg.models).current() == before
     assert labelled(docker_client) == []
-
-
-def test_hung_container_is_stopped_by_the_runner_timeout(history, docker_client) -> None:
-    cfg, _ = history
-    before = ModelStore(cfg.models).current()
-    result = run_wrapped("dagster", faulty(cfg, Fault(hang_seconds=600)), HANG, log=quiet)
-    assert result["status"] == "failed"
-    train = next(s for s in result["steps"] if s["name"] == "train")
-    assert train["attempts"] == 2
-    assert "did not finish within 4 s" in train["error"]
-    assert ModelStore(cfg.models).current() == before
-    assert labelled(docker_client) == []
-
-
-def test_unretryable_error_is_not_retried(history, tmp_path: Path) -> None:
-    """A missing input file is an InputDataError (retryable = False): Dagster must not
-    retry it although the ingest op has a RetryPolicy, just as the direct run does not."""
-    cfg, direct_cfg = history
-    data = dataclasses.replace(cfg.data, source="csv", csv_dir=str(tmp_path))
-    result = run_wrapped("dagster", dataclasses.replace(cfg, data=data), MISSING, log=quiet)
-    direct = run_date(dataclasses.replace(direct_cfg, data=data), dt.date.fromisoformat(MISSING),
-                      log=quiet)
-    ingest = result["steps"][0]
-    assert cfg.steps["ingest"].retries == 1
-    assert (result["status"], ingest["status"], ingest["attempts"]) == ("failed", "failed", 1)
-    assert ingest["error"] == direct.step("ingest").error
-    assert [s["status"] for s in result["steps"][1:]] == ["not_run"] * 4
 
 
 def test_dagster_cli_loads_the_job_and_both_schedules(tmp_path: Path) -> None:

@@ -107,14 +107,6 @@ def test_one_date_matches_the_direct_run(parity: dict[str, Any]) -> None:
     assert Path(result["decision"]["report"]).as_uri() in artifacts["evidently-report"]
 
 
-def test_transient_failure_is_retried_by_prefect(parity: dict[str, Any]) -> None:
-    cfg = faulty(parity["cfg"], Fault(fail_times=1))
-    result = run_wrapped("prefect", cfg, str(TRANSIENT), log=lambda _: None)
-    assert result["status"] == "success", result["error"]
-    assert (train_step(result)["status"], train_step(result)["attempts"]) == ("success", 2)
-    assert ModelStore(cfg.models).current().date == TRANSIENT
-
-
 def test_permanent_failure_keeps_the_previous_model_and_logs_why(
         parity: dict[str, Any]) -> None:
     cfg = faulty(parity["cfg"], Fault(fail_times=9, exit_code=42))
@@ -129,20 +121,6 @@ def test_permanent_failure_keeps_the_previous_model_and_logs_why(
     assert "exited with code 42" in logs
     assert "fault injection: attempt 2 of the first 9 fails with exit 42" in logs
     assert store.current() == before and store.for_date(PERMANENT) is None
-
-
-def test_hung_container_is_stopped_by_the_timeout(
-        parity: dict[str, Any], docker_client: docker.DockerClient) -> None:
-    cfg = faulty(parity["cfg"], Fault(hang_seconds=600), timeout_s=4)
-    before = ModelStore(cfg.models).current()
-    started = time.monotonic()
-    result = run_wrapped("prefect", cfg, str(HANG), log=lambda _: None)
-    train = train_step(result)
-    assert (result["status"], train["status"], train["attempts"]) == ("failed", "failed", 2)
-    assert "timeout of 4" in train["error"] or "within 4 s" in train["error"], train["error"]
-    assert time.monotonic() - started < 120  # not the 600 s hang
-    assert ModelStore(cfg.models).current() == before
-    assert labelled(docker_client) == []
 
 
 IN_PREFECT = """
