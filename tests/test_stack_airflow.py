@@ -98,7 +98,7 @@ def test_taken_log_server_port_fails_fast(tmp_path: Path) -> None:
         with pytest.raises(OrchbenchError, match=f"port {port + 1}"):
             AirflowStack().start(s, log=lambda _: None)
     assert time.perf_counter() - started < 5
-    assert not (tmp_path / "orchestrators" / "airflow" / "ui.pid").exists()
+    assert not (tmp_path / "orchestrators" / "airflow" / "ui.json").exists()
 
 
 def test_triggered_run_and_clean_stop(running: RunningStack, settings: StackSettings,

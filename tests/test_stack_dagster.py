@@ -119,4 +119,4 @@ def test_triggered_run_and_clean_stop(running: RunningStack, settings: StackSett
     assert not _listening(settings.port)
     alive = [p.pid for p in seen if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == []
-    assert not (settings.state_dir / "dagster" / "ui.pid").exists()
+    assert not (settings.state_dir / "dagster" / "ui.json").exists()

@@ -96,7 +96,7 @@ def test_stop_leaves_nothing_running(settings: StackSettings, running: RunningSt
     running.stop()
     assert not [p for p in seen if _alive(p)]
     assert settings.port not in _listening()
-    assert not (settings.state_dir / "prefect" / "ui.pid").exists()
+    assert not (settings.state_dir / "prefect" / "ui.json").exists()
 
 
 def _alive(proc: psutil.Process) -> bool:

@@ -1,0 +1,187 @@
+"""`orchbench scenario NAME`: the workshop's exercises, each one command.
+
+A scenario is a change to the run's config (a drift, an injected fault, broken
+input) applied to the next date(s) of a UI home's history, so the learner sees
+the effect in the orchestrator's UI next to the earlier, healthy runs. If that
+orchestrator's UI is running on the home (`orchbench ui NAME`), the runs are
+triggered through its own API and appear live; otherwise they go through its
+driver and are in the UI on its next start. `-o direct` runs them with no
+orchestrator at all, which is what the tests of the guide use alongside one
+orchestrator.
+
+What each scenario shows, and what a learner should find in each UI, is in
+docs/workshop/README.md; `expect` below is the machine-checked part of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.config import Config, Fault, StepPolicy, load_config, save_config
+from core.errors import ConfigError
+from core.lake import Lake
+from core.result import now
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    days: int  # consecutive dates it runs
+    change: Callable[[Config, dt.date, Path], Config]
+    expect: str  # what the learner should see, in one sentence
+    check: Callable[[list[dict[str, Any]]], bool]  # on the uniform results, in date order
+
+
+def _drift(cfg: Config, first: dt.date, _: Path) -> Config:
+    return cfg.replace(**{"data.drift": "strong", "data.drift_start": first.isoformat()})
+
+
+def _flaky(cfg: Config, first: dt.date, _: Path) -> Config:
+    return dataclasses.replace(cfg, faults={"train": Fault(fail_times=1)})
+
+
+def _hang(cfg: Config, first: dt.date, _: Path) -> Config:
+    steps = {**cfg.steps, "transform": StepPolicy(retries=1, retry_delay_s=1.0, timeout_s=15.0)}
+    return dataclasses.replace(cfg, steps=steps, faults={"transform": Fault(hang_seconds=600)})
+
+
+def _bad_rows(cfg: Config, first: dt.date, _: Path) -> Config:
+    return cfg.replace(**{"data.bad_row_rate": 0.2})
+
+
+def _broken_file(cfg: Config, first: dt.date, home: Path) -> Config:
+    folder = home / "workshop-input"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / f"{first.isoformat()}.csv").write_bytes(b"\x89PNG\r\n\x1a\n not a csv at all")
+    return cfg.replace(**{"data.source": "csv", "data.csv_dir": str(folder)})
+
+
+def _step(result: dict[str, Any], name: str) -> dict[str, Any]:
+    """A step of a uniform result; attempts None when read from a UI's API."""
+    return next((s for s in result["steps"] if s["name"] == name),
+                {"name": name, "status": "not_run", "attempts": None})
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
+    Scenario("drift-strong", "A strong drift in four columns", 3, _drift,
+             "within three days a run decides `cold` with reason `drift`, naming the drifted "
+             "columns, and the model is retrained from scratch",
+             lambda rs: all(r["status"] == "success" for r in rs)
+             and any((r["decision"] or {}).get("reason") == "drift" for r in rs)),
+    Scenario("flaky-container", "The training container fails once", 1, _flaky,
+             "the run succeeds, and its train step shows two attempts: the first exited 3",
+             lambda rs: rs[0]["status"] == "success"
+             and _step(rs[0], "train")["attempts"] in (2, None)),
+    Scenario("hang", "The dbt container hangs", 1, _hang,
+             "transform is stopped by the runner's 15 s timeout, retried once, then the run "
+             "fails; later steps never run and the previous model stays current",
+             lambda rs: rs[0]["status"] == "failed"
+             and _step(rs[0], "transform")["attempts"] in (2, None)
+             and _step(rs[0], "train")["status"].lower() != "success"),
+    Scenario("bad-rows", "One row in five is broken", 1, _bad_rows,
+             "the run succeeds; ingest reports the quarantined rows, each kept with its reason "
+             "under lake/quarantine/",
+             lambda rs: rs[0]["status"] == "success"),
+    Scenario("broken-file", "The day's file is not a CSV at all", 1, _broken_file,
+             "ingest fails at once with a message naming the file and the fix, is not retried, "
+             "and nothing is written for that date",
+             lambda rs: rs[0]["status"] == "failed"
+             and _step(rs[0], "ingest")["attempts"] in (1, None)),
+]}
+
+
+def next_date(home: Path) -> dt.date:
+    """The first date without refined data: after the history, or the date a
+    previous scenario broke (so a failed date is run again, as in a real backfill,
+    and the drift windows never have a hole)."""
+    days = Lake(home / "lake").dates("refined")
+    if not days:
+        raise ConfigError(f"{home} has no pipeline history yet.",
+                          "Start a UI once (`orchbench ui NAME`), which builds it, or give "
+                          "--home of one that has.")
+    return max(days) + dt.timedelta(days=1)
+
+
+def run_scenario(name: str, orchestrator: str, home: Path, log: Log = print) -> bool:
+    """Run scenario `name` on the next date(s) of `home`; True if it did what it should."""
+    if name not in SCENARIOS:
+        raise ConfigError(f"Unknown scenario {name!r}.", f"Choose one of: {', '.join(SCENARIOS)}.")
+    scenario = SCENARIOS[name]
+    base = home / "config.json"
+    if not base.exists():
+        raise ConfigError(f"{home} is not a UI home (no config.json).",
+                          f"Run `orchbench ui {orchestrator}` once, or give its --home.")
+    first = next_date(home)
+    cfg = scenario.change(load_config(base, home), first, home)
+    config = save_config(cfg, home / "scenarios" / f"{name}-{first}.json")
+    log(f"scenario {name}: {scenario.title}, on {first}"
+        + (f" and the {scenario.days - 1} days after" if scenario.days > 1 else "")
+        + f", through {orchestrator}")
+    results = [_run(orchestrator, cfg, config, home, first + dt.timedelta(days=i), log)
+               for i in range(scenario.days)]
+    ok = scenario.check(results)
+    log(f"expected: {scenario.expect}")
+    log("result:   " + ("as expected" if ok else "NOT as expected — see the runs above"))
+    return ok
+
+
+def _run(orchestrator: str, cfg: Config, config: Path, home: Path, day: dt.date,
+         log: Log) -> dict[str, Any]:
+    from orchbench.summary import run_line
+
+    if orchestrator == "direct":
+        from core.direct import run_date
+
+        result = run_date(cfg, day, log=lambda _: None).to_dict()
+    else:
+        result = _through_orchestrator(orchestrator, cfg, config, home, day, log)
+    log("  " + run_line(result))
+    for step in result["steps"]:
+        if (step.get("attempts") or 0) > 1 or step["status"] == "failed":
+            attempts = (f"{step['attempts']} attempt" + ("s" if step["attempts"] > 1 else "")
+                        if step.get("attempts") else step["status"])
+            error = f": {step['error'].splitlines()[0]}" if step.get("error") else ""
+            log(f"    {step['name']}: {attempts}{error}")
+    return result
+
+
+def _through_orchestrator(name: str, cfg: Config, config: Path, home: Path, day: dt.date,
+                          log: Log) -> dict[str, Any]:
+    from orchbench.stacks import stack
+    from orchbench.stacks.base import running_stack
+
+    settings = running_stack(home, name)
+    if settings is None:
+        from orchbench.drivers import run_wrapped
+
+        return run_wrapped(name, cfg, day.isoformat(), log=lambda _: None)
+    st = stack(name)
+    log(f"  {name}'s UI is running at {st.ui_url(settings)}: triggering through its API")
+    started = now()
+    run_id = st.trigger(settings, day.isoformat(), config=config)
+    deadline = time.monotonic() + 900
+    status = st.status(settings, run_id)
+    while not status.final and time.monotonic() < deadline:
+        time.sleep(1)
+        status = st.status(settings, run_id)
+    decision = cfg.home / "drift" / day.isoformat() / "decision.json"
+    # The UI's API gives each step's state; attempts are on the run's page in the UI.
+    return {"orchestrator": name, "logical_date": day.isoformat(), "run_id": run_id,
+            "status": "success" if status.succeeded else "failed" if status.final
+            else status.state, "started": started, "ended": now(),
+            "steps": [{"name": step, "status": state, "attempts": None}
+                      for step, state in status.steps.items()],
+            "decision": json.loads(decision.read_text()) if decision.exists() else None,
+            "metrics": None}

@@ -1,0 +1,105 @@
+"""`orchbench ui prefect|airflow|dagster|--all`: an orchestrator's own UI, with history in it.
+
+A data scientist opening a UI on an empty orchestrator learns nothing: so the
+first start builds a small history in the UI's home and runs the pipeline for a
+few days through that orchestrator's own driver (the same state folder the
+stack then serves, so those runs are in the UI). Later starts reuse it.
+
+Then the stack starts on 127.0.0.1 (its default port unless --port says
+otherwise), we wait until it answers, print the address and the login, and
+block until Ctrl-C, when every process the stack started is stopped. A taken
+port, or a second `ui` of the same kind on the same home, fails at once with a
+message naming the holder (orchbench/stacks/base.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from core.config import Config, DataConfig, DriftConfig, save_config
+from core.errors import ConfigError
+from orchbench.stacks import RunningStack, StackSettings, stack
+
+NAMES = ("prefect", "airflow", "dagster")
+FIRST = dt.date(2026, 1, 1)
+HISTORY_DAYS = 14
+Log = Callable[[str], None]
+
+
+def ui_config(home: Path) -> Config:
+    """Two weeks of history and short drift windows: runs take seconds, decisions vary."""
+    return Config(home=home, data=DataConfig(bad_row_rate=0.01),
+                  drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
+                                    force_cold_every_days=4)).validate()
+
+
+def daily_dates(days: int) -> list[str]:
+    start = FIRST + dt.timedelta(days=HISTORY_DAYS)
+    return [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
+
+
+def prepare(name: str, home: Path, days: int, log: Log) -> Path:
+    """History and `days` pipeline runs through `name`'s driver, once per home."""
+    from core.direct import backfill_history
+    from orchbench.drivers import run_wrapped
+
+    cfg = ui_config(home)
+    config = save_config(cfg, home / "config.json")
+    if not (home / "lake" / "refined").is_dir():
+        log(f"ui: building {HISTORY_DAYS} days of history in {home} (once) …")
+        backfill_history(cfg, FIRST, FIRST + dt.timedelta(days=HISTORY_DAYS - 1),
+                         log=lambda _: None)
+    marker = home / "orchestrators" / name / ".history-runs"
+    if not marker.exists():
+        for day in daily_dates(days):
+            log(f"ui: running {day} through {name} so the UI has history …")
+            result = run_wrapped(name, cfg, day, log=lambda _: None)
+            log(f"ui:   {day}: {result['status']}")
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("\n".join(daily_dates(days)) + "\n")
+    return config
+
+
+def serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
+          stop: threading.Event | None = None) -> int:
+    """Start the stacks, print where they are, wait for Ctrl-C (or `stop`), stop them."""
+    if port is not None and len(names) > 1:
+        raise ConfigError("--port applies to one UI, and --all starts three.",
+                          "Drop --port, or start one UI: `orchbench ui dagster --port 3001`.")
+    stop = stop or threading.Event()
+    running: list[RunningStack] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        for name in names:
+            st = stack(name)
+            name_home = home / name if len(names) > 1 else home
+            config = prepare(name, name_home, days, log)
+            # "tuned": what a user running it locally wants — Dagster's in-process
+            # executor, Airflow with 4 workers instead of 32 forked at start, Prefect
+            # polling every second — and a dead worker noticed in seconds.
+            settings = StackSettings(name_home, config, port or st.default_port,
+                                     variant="tuned")
+            started = st.start(settings, log)
+            running.append(started)
+            ready = started.wait_ready(log=log)
+            login = f" (login: {st.login})" if st.login else " (no login needed)"
+            log(f"ui: {name} is ready after {ready:.0f} s at {st.ui_url(settings)}{login}")
+        log("ui: press Ctrl-C to stop " + ("them" if len(running) > 1 else "it"))
+        while not stop.wait(0.5):
+            for r in running:
+                dead = [role for role, proc in r.roots if proc.poll() is not None]
+                if dead:
+                    log(f"ui: {r.stack.name}'s {', '.join(dead)} stopped on its own; "
+                        f"its log ends:\n{r.log_tail(dead[0])}")
+                    stop.set()
+        return 0
+    finally:
+        for r in reversed(running):
+            log(f"ui: stopping {r.stack.name} …")
+            r.stop()
+        signal.signal(signal.SIGINT, previous)
