@@ -28,8 +28,9 @@ from core.registry import STEP_NAMES
 from orchbench.drivers import orchestrator_home, run_wrapped
 from orchbench.envs import ENVS, ROOT
 
-PARITY, TRANSIENT, PERMANENT, HANG, MULTIPROCESS, MISSING = (
-    (LAST_HISTORY + dt.timedelta(days=i)).isoformat() for i in range(1, 7))
+# Consecutive: a date whose day before has no data cannot be trained or scored.
+PARITY, PERMANENT, MULTIPROCESS, MISSING = (
+    (LAST_HISTORY + dt.timedelta(days=i)).isoformat() for i in range(1, 5))
 DAGSTER = ENVS["dagster"]
 
 

@@ -133,3 +133,20 @@ def test_train_failures_are_retried_and_keep_the_previous_model(
         assert store.current() == before and store.for_date(day) is None
         assert result.step("evaluate").status == "not_run"
     assert _labelled(docker_client) == []
+
+
+def test_a_date_after_a_gap_fails_before_training_and_says_which_day(pipeline) -> None:
+    """Its features need the day before: without it there is nothing to train for or
+    score, and the message names the missing day instead of a scikit-learn trace."""
+    cfg, _ = pipeline
+    store = ModelStore(cfg.models)
+    before = store.current()
+    day = DAILY[-1] + dt.timedelta(days=10)  # nine days after anything in the lake
+    result = run_date(cfg, day, log=lambda _: None)
+    train = result.step("train")
+    assert (result.status, train.status, train.attempts) == ("failed", "failed", 1)
+    missing = (day - dt.timedelta(days=1)).isoformat()
+    assert f"need the measurements of {missing}" in train.error
+    assert f"orchbench run --date {missing}" in train.error
+    assert "Traceback" not in train.error
+    assert store.current() == before and store.for_date(day) is None

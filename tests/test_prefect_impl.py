@@ -32,8 +32,7 @@ from core.registry import STEP_NAMES
 from orchbench.drivers import orchestrator_home, run_wrapped
 from orchbench.envs import ENVS, ROOT
 
-PARITY, TRANSIENT, PERMANENT, HANG = (dt.date(2026, 1, 12) + dt.timedelta(days=i)
-                                      for i in range(4))
+PARITY, PERMANENT = (dt.date(2026, 1, 12) + dt.timedelta(days=i) for i in range(2))
 
 
 @pytest.fixture(scope="module")
