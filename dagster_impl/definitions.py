@@ -63,7 +63,9 @@ class RunResource(ConfigurableResource):
 
     day: str
     run_id: str
-    config: str | None = None
+    # The stack's run config unless the launch names another, as in the other two UIs
+    # (Airflow's trigger form and Prefect's deployment default to it too).
+    config: str | None = os.environ.get("ORCHBENCH_CONFIG")
     home: str | None = None
     force_cold: bool = False
 
