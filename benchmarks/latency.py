@@ -257,19 +257,24 @@ def _reps(plan: Plan, orch: str, variant: str) -> int:
 
 
 def chain(bench: Bench) -> None:
+    sizes = ",".join(str(n) for n in bench.plan.chain_sizes)
+    _each_pair(bench, "chain", lambda orch, variant: ["--sizes", sizes], _chain_figures)
+
+
+def _each_pair(bench: Bench, command: str, args: Callable[[str, str], list[str]],
+               figures: Callable[[Bench, str, str, dict[str, Any]], None]) -> None:
+    """One probe process per (orchestrator, variant), with the plan's repetitions."""
     plan = bench.plan
-    sizes = ",".join(str(n) for n in plan.chain_sizes)
     for orch, variant in _pairs(plan):
-        workdir = bench.workdir / "latency" / f"chain-{orch}-{variant or 'plain'}"
-        extra = ["--sizes", sizes, "--reps", str(_reps(plan, orch, variant)),
-                 "--warmup", str(plan.warmup),
-                 *_variant_args(orch, variant)]
-        label = f"chain: {orch}{f' {variant}' if variant else ''}"
+        workdir = bench.workdir / "latency" / f"{command}-{orch}-{variant or 'plain'}"
+        extra = [*args(orch, variant), "--reps", str(_reps(plan, orch, variant)),
+                 "--warmup", str(plan.warmup), *_variant_args(orch, variant)]
+        label = f"{command}: {orch}{f' {variant}' if variant else ''}"
         run = _attempt(bench, label, lambda o=orch, w=workdir, e=extra: run_probe(
-            o, "chain", w, e, RUN_TIMEOUT_S))
+            o, command, w, e, RUN_TIMEOUT_S))
         shutil.rmtree(workdir, ignore_errors=True)
         if run is not None:
-            _chain_figures(bench, orch, variant, run.doc)
+            figures(bench, orch, variant, run.doc)
 
 
 # --- fan-out -----------------------------------------------------------------------
@@ -293,18 +298,9 @@ def _fanout_figures(bench: Bench, orch: str, variant: str, doc: dict[str, Any]) 
 
 
 def fanout(bench: Bench) -> None:
-    plan = bench.plan
-    for orch, variant in _pairs(plan):
-        workdir = bench.workdir / "latency" / f"fanout-{orch}-{variant or 'plain'}"
-        extra = ["--n", str(plan.fanout_n), "--sleep", f"{plan.fanout_sleep_s:g}",
-                 "--reps", str(_reps(plan, orch, variant)), "--warmup", str(plan.warmup),
-                 *_variant_args(orch, variant)]
-        label = f"fan-out: {orch}{f' {variant}' if variant else ''}"
-        run = _attempt(bench, label, lambda o=orch, w=workdir, e=extra: run_probe(
-            o, "fanout", w, e, RUN_TIMEOUT_S))
-        shutil.rmtree(workdir, ignore_errors=True)
-        if run is not None:
-            _fanout_figures(bench, orch, variant, run.doc)
+    n, sleep = str(bench.plan.fanout_n), f"{bench.plan.fanout_sleep_s:g}"
+    _each_pair(bench, "fanout", lambda orch, variant: ["--n", n, "--sleep", sleep],
+               _fanout_figures)
 
 
 # --- raw docker run ------------------------------------------------------------------
