@@ -341,7 +341,7 @@ SUMMARY_ROWS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("packages", "Packages in environment", "environment", ("packages",)),
     ("install", "Install time (warm cache)", "environment", ("install_s",)),
     ("ui_ready", "UI ready time", "ui", ("ready_s",)),
-    ("ui_memory", "UI idle memory (RSS)", "ui", ("idle_rss_mb",)),
+    ("ui_memory", "UI idle memory (PSS)", "ui", ("idle_rss_mb",)),
     ("ui_processes", "UI processes / ports", "ui", ("processes", "ports")),
     ("definition_load", "Definition load (process wall)", "definition_load",
      ("process_wall_s",)),
@@ -425,7 +425,7 @@ def setup_section(results: ResultSet) -> list[Block]:
     env_cols = [("packages", "packages"), ("added_packages", "added vs direct"),
                 ("size_mb", "size"), ("added_mb", "added vs direct"),
                 ("install_s", "install, warm cache")]
-    ui_cols = [("ready_s", "start → answers"), ("idle_rss_mb", "idle RSS"),
+    ui_cols = [("ready_s", "start → answers"), ("idle_rss_mb", "idle memory (PSS)"),
                ("processes", "processes"), ("ports", "ports"), ("config_files", "config files")]
     blocks: list[Block] = [Heading(2, "Setup effort", "setup")]
     blocks.append(Para("What it takes to adopt each orchestrator: the wrapper code around "

@@ -82,7 +82,8 @@ def _idle_figures(bench: Bench, st: Stack, running: RunningStack,
     files = st.config_files(s)
     return [
         Figure("setup", "ui", st.name, "idle_rss_mb", "MB", rss, variant="default",
-               note=f"after {bench.plan.ui_settle_s:g} s idle; sum over the stack's processes"),
+               note=f"after {bench.plan.ui_settle_s:g} s idle; proportional set size (PSS) summed "
+               "over the stack's processes (the key keeps its first name, rss)"),
         Figure("setup", "ui", st.name, "processes", "count", [float(len(described))],
                variant="default",
                note="; ".join(f"{p['name']} ({p['rss_mb']} MB)" for p in described)),
