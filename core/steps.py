@@ -208,16 +208,6 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
             f"A warm start for {day} was decided but no previous model exists.",
             "Re-run check_drift for this date; it will decide a cold start.",
         )
-    if lake.rows("refined", day) == 0:
-        # Checked before training: evaluate would have nothing to score, and a model
-        # trained now would replace the current one for a date that cannot be judged.
-        before = day - dt.timedelta(days=1)
-        raise InputDataError(
-            f"{day} has no refined rows: its features (the 1 h and 24 h lags) need the "
-            f"measurements of {before}, and the lake has none for that day.",
-            f"Run {before} first (`orchbench run --date {before}`), or fill the gap with "
-            "`orchbench run --start … --end …`.",
-        )
     if strategy == "warm":
         first = dt.date.fromisoformat(parent.meta["train_end"]) + dt.timedelta(days=1)
     else:
@@ -229,6 +219,16 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
         raise InputDataError(
             f"No refined data to train on before {day}.",
             "Ingest and transform earlier dates first (a backfill).",
+        )
+    if lake.rows("refined", day) == 0:
+        # Checked before training: evaluate would have nothing to score, and a model
+        # trained now would replace the current one for a date that cannot be judged.
+        before = day - dt.timedelta(days=1)
+        raise InputDataError(
+            f"{day} has no refined rows: its features (the 1 h and 24 h lags) need the "
+            f"measurements of {before}, and the lake has none for that day.",
+            f"Run {before} first (`orchbench run --date {before}`), or fill the gap with "
+            "`orchbench run --start … --end …`.",
         )
     staging = store.new_staging()
     try:
