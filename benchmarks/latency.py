@@ -106,6 +106,9 @@ def run_probe(orchestrator: str, command: str, workdir: Path, extra: list[str],
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             code = None
+        except BaseException:  # Ctrl-C or SIGTERM: the probe's own session would outlive us
+            _kill_group(proc)
+            raise
         wall = time.perf_counter() - t0
     if code != 0 or not out.exists():
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-TAIL_LINES:])

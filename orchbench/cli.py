@@ -107,7 +107,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 BENCH_DIR = Path("var/bench")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    import signal
+
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so every probe, stack and
+    # container the benchmark started is stopped by its own clean-up.
+    signal.signal(signal.SIGTERM, _interrupt)
     from benchmarks.plan import FULL, QUICK
     from benchmarks.plan import ORCHESTRATORS as WRAPPED
     from benchmarks.suite import run_suite
