@@ -40,7 +40,7 @@ from benchmarks.fixtures import CONFIG_FILE, bench_day, fresh_home, home_config
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import FailureCase
 from core.config import Config, Fault, StepPolicy, save_config
-from core.runner import LABEL_SESSION, LABEL_STEP
+from core.runner import LABEL_SESSION, LABEL_STEP, sweep
 from orchbench.envs import ENVS, ROOT
 
 SCENARIOS = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")
@@ -463,37 +463,26 @@ def verify(before: Snapshot, home: Path, *, succeeded: bool) -> tuple[bool, bool
 def count_containers(session: str, step: str | None = None) -> int:
     from core.runner import docker_client
 
-    labels = [f"{LABEL_SESSION}={session}"] + ([f"orchbench.step={step}"] if step else [])
     client = docker_client()
     try:
-        return len(client.api.containers(all=True, quiet=True, filters={"label": labels}))
+        return _count(client, session, step)
     finally:
         client.close()
 
 
 def remove_containers(session: str) -> int:
-    from core.runner import sweep
-
     return sweep(session=session)
 
 
 # ----------------------------------------------------------------------------- helpers
-def _count(client: Any, session: str) -> int:
-    """Containers (running or exited) carrying the run's session label."""
-    return len(client.api.containers(all=True, quiet=True,
-                                     filters={"label": f"{LABEL_SESSION}={session}"}))
+def _count(client: Any, session: str, step: str | None = None) -> int:
+    """Containers (running or exited) carrying the run's session label (and step)."""
+    labels = [f"{LABEL_SESSION}={session}"] + ([f"{LABEL_STEP}={step}"] if step else [])
+    return len(client.api.containers(all=True, quiet=True, filters={"label": labels}))
 
 
 def _remove_containers(client: Any, session: str) -> int:
-    import docker
-
-    removed = 0
-    for entry in client.api.containers(all=True, quiet=True,
-                                       filters={"label": f"{LABEL_SESSION}={session}"}):
-        with contextlib.suppress(docker.errors.NotFound):
-            client.api.remove_container(entry["Id"], v=True, force=True)
-            removed += 1
-    return removed
+    return sweep(session=session, client=client)
 
 
 def _keep_log(bench: Bench, label: str, stdout: str, stderr: str) -> None:

@@ -76,7 +76,10 @@ def _one_stack(bench: Bench, st: Stack, variant: str) -> None:
 def _idle_figures(bench: Bench, st: Stack, running: RunningStack,
                   s: StackSettings) -> list[Figure]:
     time.sleep(bench.plan.ui_settle_s)
-    rss = [running.rss_bytes() / 2**20 for _ in range(3) if time.sleep(1) is None]
+    rss = []
+    for _ in range(3):  # three readings a second apart: the spread shows it has settled
+        time.sleep(1)
+        rss.append(running.rss_bytes() / 2**20)
     described = running.describe()
     ports = running.listening_ports()
     files = st.config_files(s)
