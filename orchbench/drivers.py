@@ -41,14 +41,22 @@ def orchestrator_home(cfg: Config, name: str) -> Path:
 
 
 def run_wrapped(name: str, cfg: Config, day: str, *, force_cold: bool = False,
-                log: Callable[[str], None] = print, timeout_s: float = 1800) -> dict[str, Any]:
+                log: Callable[[str], None] = print, timeout_s: float = 1800,
+                config: Path | None = None) -> dict[str, Any]:
+    """Run one date through `name`'s driver and return its result record.
+
+    `config` is a file that already holds `cfg` (saved with core.config.save_config);
+    without one, cfg is saved under the orchestrator's home. Pass it when a served
+    stack uses that file: Airflow writes the path it parsed with into the DAG's
+    params, and two paths for one DAG make the trigger form's default depend on which
+    parse was serialised last."""
     env = ENVS[name]
     if not env.python.exists():
         raise OrchbenchError(f"The {name} environment is missing ({env.path}).",
                              f"Run `orchbench setup --env {name}`.")
     home = orchestrator_home(cfg, name)
     home.mkdir(parents=True, exist_ok=True)
-    config = save_config(cfg, home / "config.json")
+    config = config or save_config(cfg, home / "config.json")
     run_id = uuid.uuid4().hex[:12]
     with tempfile.TemporaryDirectory(prefix="orchbench-result-") as tmp:
         result_file = Path(tmp) / "result.json"

@@ -166,7 +166,7 @@ def _through_orchestrator(name: str, cfg: Config, config: Path, home: Path, day:
     if settings is None:
         from orchbench.drivers import run_wrapped
 
-        return run_wrapped(name, cfg, day.isoformat(), log=lambda _: None)
+        return run_wrapped(name, cfg, day.isoformat(), log=lambda _: None, config=config)
     st = stack(name)
     log(f"  {name}'s UI is running at {st.ui_url(settings)}: triggering through its API")
     started = now()

@@ -57,7 +57,7 @@ def prepare(name: str, home: Path, days: int, log: Log) -> Path:
     if not marker.exists():
         for day in daily_dates(days):
             log(f"ui: running {day} through {name} so the UI has history …")
-            result = run_wrapped(name, cfg, day, log=lambda _: None)
+            result = run_wrapped(name, cfg, day, log=lambda _: None, config=config)
             log(f"ui:   {day}: {result['status']}")
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("\n".join(daily_dates(days)) + "\n")
