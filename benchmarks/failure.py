@@ -265,7 +265,7 @@ def _killed(bench: Bench, client: Any, name: str, home: Path, session: str,
             os.kill(victim, signal.SIGKILL)
             killed_at = time.monotonic()
             state, seconds, task_state = _watch_record(name, home, killed_at,
-                                                       bench.plan.kill_grace_s)
+                                                       bench.plan.local_kill_grace_s)
             left = _count(client, session)
             survivors = _alive(psutil, proc.pid)
         finally:
@@ -275,7 +275,7 @@ def _killed(bench: Bench, client: Any, name: str, home: Path, session: str,
     noticed = state in FINAL_FAILED
     detail = (f"killed pid {'CLI' if name == 'direct' else name + '_impl.run'}; record "
               f"{state}" + (f" (transform task {task_state})" if task_state else "")
-              + f" after {bench.plan.kill_grace_s:g} s grace; still running after the grace: "
+              + f" after {bench.plan.local_kill_grace_s:g} s grace; still running after the grace: "
               f"{', '.join(survivors) or 'nothing'}; swept {swept} container(s), {remaining} left")
     lake_ok, lake_note = _lake_check(home, lake_before, day, "killed")
     if lake_note:

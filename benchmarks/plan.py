@@ -34,7 +34,10 @@ class Plan:
     served_triggers: int  # triggered runs per stack and variant
     install_reps: int  # environment installs from a warm cache
     failure_reps: int
-    kill_grace_s: float  # how long an orchestrator gets to notice a killed worker
+    kill_grace_s: float  # how long a served stack gets to notice a killed worker
+    # The same for a local run. Its driver is the orchestrator there: once it is
+    # killed nothing is left whose job is to notice, so a long wait only costs time.
+    local_kill_grace_s: float
     ui_settle_s: float  # idle time before a UI stack's memory is read
     served_variants: tuple[str, ...]  # stack settings: "default" and/or "tuned"
     scenarios: tuple[str, ...] = SCENARIOS
@@ -52,11 +55,12 @@ class Plan:
 
 QUICK = Plan(mode="quick", warmup=1, reps=3, chain_sizes=(1, 4), fanout_n=4,
              fanout_sleep_s=1.0, pipeline_reps=1, served_triggers=1, install_reps=1,
-             failure_reps=1, kill_grace_s=10, ui_settle_s=5,
+             failure_reps=1, kill_grace_s=10, local_kill_grace_s=10, ui_settle_s=5,
              served_variants=("default",))
 FULL = Plan(mode="full", warmup=1, reps=5, chain_sizes=(1, 4, 8, 16), fanout_n=6,
             fanout_sleep_s=1.0, pipeline_reps=3, served_triggers=3, install_reps=3,
-            failure_reps=2, kill_grace_s=75, ui_settle_s=15,
+            failure_reps=2, kill_grace_s=75, local_kill_grace_s=20,
+            ui_settle_s=15,
             served_variants=("default", "tuned"))
 
 
