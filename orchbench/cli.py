@@ -239,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure setup effort, latency and failure handling")
     p.add_argument("--quick", action="store_true",
-                   help="few repetitions, small sizes (under 15 minutes on 2 cores)")
+                   help="few repetitions, small sizes (about 20 minutes on 2 cores; "
+                        "the full run takes 70)")
     p.add_argument("--scenario", "-s", action="append",
                    help="only this scenario (repeatable): setup, load, chain, fanout, container, "
                    "pipeline, served, failure")
