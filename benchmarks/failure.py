@@ -125,7 +125,7 @@ def matrix(bench: Bench, cases: list[tuple[str, str]]) -> None:
             bench.results.failures.append(_case(scenario, name, outcomes))
     finally:
         for session in sessions:
-            _remove_containers(client, session)
+            sweep(session=session, client=client)
         client.close()
 
 
@@ -144,7 +144,7 @@ def _measure(bench: Bench, client: Any, scenario: str, name: str, label: str,
         return Outcome(False, "error", 0.0, None, _count(client, session), False, False,
                        f"measurement broke: {type(exc).__name__}: {_head(str(exc))}")
     finally:
-        _remove_containers(client, session)
+        sweep(session=session, client=client)
 
 
 # ----------------------------------------------------------------------------- configs
@@ -270,7 +270,7 @@ def _killed(bench: Bench, client: Any, name: str, home: Path, session: str,
             survivors = _alive(psutil, proc.pid)
         finally:
             _end_group(proc)
-    swept = _remove_containers(client, session)
+    swept = sweep(session=session, client=client)
     remaining = _count(client, session)
     noticed = state in FINAL_FAILED
     detail = (f"killed pid {'CLI' if name == 'direct' else name + '_impl.run'}; record "
@@ -470,19 +470,11 @@ def count_containers(session: str, step: str | None = None) -> int:
         client.close()
 
 
-def remove_containers(session: str) -> int:
-    return sweep(session=session)
-
-
 # ----------------------------------------------------------------------------- helpers
 def _count(client: Any, session: str, step: str | None = None) -> int:
     """Containers (running or exited) carrying the run's session label (and step)."""
     labels = [f"{LABEL_SESSION}={session}"] + ([f"{LABEL_STEP}={step}"] if step else [])
     return len(client.api.containers(all=True, quiet=True, filters={"label": labels}))
-
-
-def _remove_containers(client: Any, session: str) -> int:
-    return sweep(session=session, client=client)
 
 
 def _keep_log(bench: Bench, label: str, stdout: str, stderr: str) -> None:

@@ -28,11 +28,12 @@ import time
 
 import psutil
 
-from benchmarks.failure import count_containers, remove_containers, snapshot, verify
+from benchmarks.failure import count_containers, snapshot, verify
 from benchmarks.fixtures import bench_day, fresh_home
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import FailureCase, Figure
 from core.config import Fault, load_config, save_config
+from core.runner import sweep
 from orchbench.stacks import RunningStack, Stack, StackSettings, stack
 from orchbench.stacks.base import free_ports
 
@@ -70,7 +71,7 @@ def _one_stack(bench: Bench, st: Stack, variant: str) -> None:
         bench.advance(f"served: {st.name} {variant} worker killed")
     finally:
         running.stop()
-        remove_containers(session)
+        sweep(session=session)
 
 
 def _idle_figures(bench: Bench, st: Stack, running: RunningStack,
@@ -147,7 +148,7 @@ def _kill_worker(bench: Bench, st: Stack, running: RunningStack,
             break
         time.sleep(0.25)
     left = count_containers(s.session or "", "transform")
-    remove_containers(s.session or "")
+    sweep(session=s.session or "")
     lake_ok, model_ok = verify(before, s.home, succeeded=False)
     noticed = noticed_at is not None and not (last and last.succeeded)
     state = "unknown" if last is None else (
