@@ -17,17 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.dataset import DatasetProfile
+from core.dataset import from_dict as dataset_from_dict
 from core.errors import ConfigError
 
 DRIFT_LEVELS = ("none", "mild", "strong")
+POLICIES = ("drift", "always_cold", "always_warm")  # core/policy.py
 CONTAINER_STEPS = ("transform", "train", "evaluate")  # where faults can be injected
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where measurements come from."""
+    """The generator's knobs, and the shortcut for daily files in the canonical layout.
 
-    source: str = "generator"  # "generator" or "csv"
+    Any other layout is a dataset profile (`[dataset]`, core/dataset.py)."""
+
+    source: str = "generator"  # "generator", or "csv": the dataset's files are csv_dir/DATE.csv
     csv_dir: str = ""  # with source = "csv": a folder of YYYY-MM-DD.csv files
     stations: int = 4
     seed: int = 42
@@ -67,6 +72,8 @@ class DriftConfig:
     threshold: float = 0.65  # normed Wasserstein; see core/drift.py for the calibration
     max_drifted_columns: int = 2  # more than this many drifted columns → cold
     force_cold_every_days: int = 7  # a cold start at least this often
+    # "drift" (core/policy.py's rules) or a baseline: "always_cold", "always_warm"
+    policy: str = "drift"
 
     def validate(self) -> None:
         for name in ("current_days", "reference_days", "force_cold_every_days"):
@@ -82,6 +89,8 @@ class DriftConfig:
             _bad("drift.threshold", self.threshold, "a positive number")
         if self.max_drifted_columns < 0:
             _bad("drift.max_drifted_columns", self.max_drifted_columns, "0 or more")
+        if self.policy not in POLICIES:
+            _bad("drift.policy", self.policy, f"one of: {', '.join(POLICIES)}")
         if self.method not in ("wasserstein", "ks", "psi", "jensenshannon"):
             _bad("drift.method", self.method, "one of: wasserstein, ks, psi, jensenshannon")
 
@@ -159,12 +168,14 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    dataset: DatasetProfile = field(default_factory=DatasetProfile)
     steps: dict[str, StepPolicy] = field(default_factory=_default_policies)
     faults: dict[str, Fault] = field(default_factory=dict)  # step name → injected failure
     container_memory: str = "2g"  # resource limit of workload containers
 
     def validate(self) -> Config:
         self.data.validate()
+        self.dataset.validate()
         self.drift.validate()
         self.train.validate()
         for name, policy in self.steps.items():
@@ -174,6 +185,15 @@ class Config:
                 _bad("faults", name, f"a container step: {', '.join(CONTAINER_STEPS)}")
             fault.validate(name)
         return self
+
+    @property
+    def profile(self) -> DatasetProfile:
+        """The dataset as ingest reads it: `[data] source = "csv"` points the profile at
+        csv_dir/DATE.csv, one file per logical date."""
+        if self.data.source == "csv":
+            return dataclasses.replace(self.dataset, source="files",
+                                       files=str(Path(self.data.csv_dir) / "{date}.csv"))
+        return self.dataset
 
     @property
     def lake(self) -> Path:
@@ -190,6 +210,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["home"] = str(self.home)
+        out["dataset"] = self.dataset.to_dict()
         return out
 
 
@@ -234,7 +255,11 @@ def save_config(cfg: Config, target: Path) -> Path:
 def _from_toml(cfg: Config, raw: dict[str, Any], where: str) -> Config:
     changes: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in ("steps", "faults"):
+        if key == "dataset":
+            if not isinstance(value, dict):
+                _bad(key, value, 'a table: [dataset] profile = "beijing", or a whole profile')
+            cfg = dataclasses.replace(cfg, dataset=dataset_from_dict(value, f"{where} [dataset]"))
+        elif key in ("steps", "faults"):
             if not isinstance(value, dict):
                 _bad(key, value, "a table of step names")
             known = cfg.steps if key == "steps" else CONTAINER_STEPS

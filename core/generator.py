@@ -16,7 +16,7 @@ import io
 from typing import TYPE_CHECKING
 
 from core.config import DataConfig
-from core.schema import COLUMNS, MEASUREMENTS
+from core.schema import CATALOGUE, COLUMNS, SYNTHETIC
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,8 +99,8 @@ def generate_day(cfg: DataConfig, day: dt.date) -> pd.DataFrame:
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     _apply_drift(out, cfg, day)
-    for column, (_, low, high) in MEASUREMENTS.items():
-        out[column] = out[column].clip(low, high).round(2)
+    for column in SYNTHETIC:
+        out[column] = out[column].clip(CATALOGUE[column].low, CATALOGUE[column].high).round(2)
     return out[list(COLUMNS)]
 
 
@@ -155,7 +155,7 @@ def _spoil(text: str, cfg: DataConfig, day: dt.date) -> str:
         cells = rows[pick].split(",")
         kind = kinds[i % len(kinds)]
         if kind == "missing":
-            cells[2] = ""
+            cells[0] = ""  # a key: an empty measurement is data (NULL), not a reject
         elif kind == "type":
             cells[6] = "n/a"
         elif kind == "range":

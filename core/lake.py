@@ -48,6 +48,10 @@ class Lake:
     def landing_file(self, day: dt.date) -> Path:
         return self.root / "landing" / day.isoformat() / "measurements.csv"
 
+    def ingest_report(self, day: dt.date) -> Path:
+        """What ingest counted for the date: rows, reasons, completeness, DST (JSON)."""
+        return self.root / "raw" / "ingest" / f"{day.isoformat()}.json"
+
     def table_file(self, zone: str, day: dt.date) -> Path:
         return self.zone(zone) / f"{day.isoformat()}.parquet"
 

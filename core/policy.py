@@ -3,6 +3,8 @@
 Rules, first match wins (all thresholds in DriftConfig):
   1. forced by request (the weekly schedule's parameter)  → cold, forced_by_request
   2. no previous model                                     → cold, no_previous_model
+  2a. policy "always_cold" (a benchmark baseline)          → cold, policy_always_cold
+  2b. policy "always_warm" (a benchmark baseline)          → warm, policy_always_warm
   3. not enough refined history for the drift windows      → cold, insufficient_history
   4. last cold start ≥ force_cold_every_days ago           → cold, forced_periodic
   5. more than max_drifted_columns drifted                 → cold, drift
@@ -15,6 +17,10 @@ the 28 days before it for about five weeks. Without the exception every one of
 those days would be a cold start, and warm starts, which are how the model
 adapts to the new level, would never happen. A drift-caused cold start is
 repeated only when new columns drift or once the current window has moved past it.
+
+Rules 2a/2b exist so that benchmarks/policy.py can ask whether the policy pays:
+the same days trained always cold, and always warm after the first cold start
+(DriftConfig.policy; "drift", the default, is rules 3–6).
 """
 
 from __future__ import annotations
@@ -47,6 +53,10 @@ def decide(facts: Facts, cfg: DriftConfig) -> Decision:
         return Decision("cold", "forced_by_request")
     if not facts.has_previous_model:
         return Decision("cold", "no_previous_model")
+    if cfg.policy == "always_cold":
+        return Decision("cold", "policy_always_cold")
+    if cfg.policy == "always_warm":
+        return Decision("warm", "policy_always_warm")
     if not facts.enough_history:
         return Decision("cold", "insufficient_history")
     if facts.last_cold is None or (facts.day - facts.last_cold).days >= cfg.force_cold_every_days:

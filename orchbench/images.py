@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.dataset import cache_dir
 from core.errors import DockerUnavailable, OrchbenchError
 from core.images import IMAGE_NAMES, image_dir, image_sources, image_tag
 
@@ -80,12 +81,6 @@ class BuildResult:
 
 def _quiet(_line: str) -> None:
     pass
-
-
-def cache_dir() -> Path:
-    """``$ORCHBENCH_CACHE`` or ``~/.cache/orchbench``: wheels and the base tarball."""
-    configured = os.environ.get("ORCHBENCH_CACHE")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "orchbench"
 
 
 # --- Docker ---------------------------------------------------------------------

@@ -56,11 +56,15 @@ def test_each_bad_row_kind_is_quarantined_with_its_reason(tmp_path: Path) -> Non
     ]
     cfg = csv_config(tmp_path, "\n".join([HEADER, *rows]) + "\n")
     result = ingest(cfg, DAY)
-    assert (result.rows_in, result.rows_raw, result.rows_quarantined) == (10, 2, 8)
+    # An empty measurement is data, not a reject (issue 10): row 5 stays, pm25 NULL.
+    assert (result.rows_in, result.rows_raw, result.rows_quarantined) == (10, 3, 7)
+    raw = pd.read_parquet(result.raw)
+    assert raw.loc[raw["timestamp"].dt.hour == 2, "pm25"].isna().all()
+    assert result.completeness["pm25"] == round(2 / 3, 4)
+    assert result.completeness["no2"] == 1.0
     reasons = pd.read_parquet(result.quarantine).set_index("row_number")["reason"].to_dict()
     assert reasons == {
         4: "duplicate",
-        5: "missing_value:pm25",
         6: "invalid_type:pm25",
         7: "out_of_range:humidity",
         8: "invalid_type:timestamp",
