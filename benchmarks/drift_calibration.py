@@ -12,7 +12,19 @@ method and threshold) over generated data, exactly as check_drift feeds it:
   its start, whether a cold start was ordered (it must not be) and which
   columns were flagged.
 
+`--completeness` measures instead how missing values move the no-drift distance,
+which is what DriftConfig.min_column_completeness rests on: on the same no-drift
+days, a share of the rows of one window loses its values (all columns at once,
+as when a station is down), for each kept share in LEVELS and three patterns:
+scattered hours, one contiguous outage per station, and one outage of every
+station at once. It counts single-column flags (distance at or above the
+threshold) and days with more than max_drifted_columns flagged. It computes the
+normed Wasserstein distance with scipy, as Evidently does on the non-missing
+values (tests/test_drift.py holds Evidently to that), because Evidently would
+take an hour for the 10,000 comparisons.
+
     python -m benchmarks.drift_calibration [--days 30] [--seeds 5] [--json out.json]
+    python -m benchmarks.drift_calibration --completeness
 """
 
 from __future__ import annotations
@@ -26,7 +38,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.config import DataConfig, DriftConfig
+from core.dataset import DatasetProfile
 from core.drift import Windows, measure_drift
+
+COLUMNS = DatasetProfile().columns  # the synthetic dataset's: what the generator writes
+LEVELS = (1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.4, 0.3)  # shares kept
+PATTERNS = ("scattered", "station", "network")
 
 
 def start_of(seed: int) -> dt.date:
@@ -75,7 +92,7 @@ class _Days:
 def drifted(days: _Days, day: dt.date, cfg: DriftConfig) -> tuple[str, ...]:
     w = Windows.ending(day, cfg)
     return measure_drift(days.frame(w.reference_days()), days.frame(w.current_days()),
-                         cfg).drifted_columns
+                         COLUMNS, cfg).drifted_columns
 
 
 def calibrate(cfg: DriftConfig, days: int = 30, seeds: int = 5, strong_days: int = 5,
@@ -109,14 +126,95 @@ def calibrate(cfg: DriftConfig, days: int = 30, seeds: int = 5, strong_days: int
     return out
 
 
+def normed_wasserstein(reference, current) -> float:
+    """Evidently 0.7's "wasserstein" score: the earth mover's distance divided by the
+    reference's standard deviation (at least 0.001)."""
+    import numpy as np
+    from scipy.stats import wasserstein_distance
+
+    return float(wasserstein_distance(reference, current) / max(float(np.std(reference)), 0.001))
+
+
+def _kept(frame, share: float, pattern: str, rng):
+    """A mask of the rows that keep their values: `share` of them, by `pattern`."""
+    import numpy as np
+
+    n = len(frame)
+    keep = np.zeros(n, bool)
+    if share >= 1:
+        keep[:] = True
+    elif pattern == "scattered":
+        keep[rng.choice(n, round(share * n), replace=False)] = True
+    else:
+        stations = [np.sort(i) for i in frame.groupby("station_id").indices.values()]
+        length = round(share * min(len(i) for i in stations))
+        shared = rng.integers(0, min(len(i) for i in stations) - length + 1)
+        for rows in stations:
+            first = shared if pattern == "network" else rng.integers(0, len(rows) - length + 1)
+            keep[rows[first:first + length]] = True
+    return keep
+
+
+def completeness_sweep(cfg: DriftConfig, days: int = 30, seeds: int = 5,
+                       log=print) -> list[dict[str, Any]]:
+    """No-drift distances with part of one window missing: one row per (pattern, window,
+    share kept), with the largest distance, single-column flags and false cold starts."""
+    import numpy as np
+
+    if cfg.method != "wasserstein":
+        raise SystemExit("--completeness measures the wasserstein method only")
+    scores: dict[tuple[str, str, float], list[list[float]]] = {}
+    for seed in range(seeds):
+        start, source = start_of(seed), _Days(DataConfig(seed=seed))
+        for i in range(days):
+            w = Windows.ending(start + dt.timedelta(days=i), cfg)
+            sort = ["station_id", "timestamp"]
+            frames = {"reference": source.frame(w.reference_days()).sort_values(sort),
+                      "current": source.frame(w.current_days()).sort_values(sort)}
+            rng = np.random.default_rng([seed, i])
+            for pattern in PATTERNS:
+                for window in ("reference", "current"):
+                    for share in LEVELS:
+                        cut = dict(frames)
+                        cut[window] = frames[window][_kept(frames[window], share, pattern, rng)]
+                        scores.setdefault((pattern, window, share), []).append(
+                            [normed_wasserstein(cut["reference"][c].to_numpy(),
+                                                cut["current"][c].to_numpy()) for c in COLUMNS])
+        log(f"seed {seed}: done")
+    rows = []
+    for (pattern, window, share), values in scores.items():
+        flags = np.array(values) >= cfg.threshold
+        rows.append({"pattern": pattern, "window": window, "kept": share,
+                     "max": round(float(np.max(values)), 3), "flags": int(flags.sum()),
+                     "column_days": flags.size,
+                     "false_cold_starts": int((flags.sum(axis=1) > cfg.max_drifted_columns).sum())})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--mild-days", type=int, default=10)
+    parser.add_argument("--completeness", action="store_true",
+                        help="measure how missing values move the no-drift distance instead")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     cfg = DriftConfig()
+    if args.completeness:
+        rows = completeness_sweep(cfg, args.days, args.seeds,
+                                  log=lambda line: print(line, file=sys.stderr))
+        print(f"no drift, {args.seeds} seeds x {args.days} days, part of one window missing; "
+              f"flag = distance >= {cfg.threshold}")
+        print(f"{'outage':10} {'window':9} {'kept':>5} {'max':>6} {'flags':>6} {'cold':>5}")
+        for r in rows:
+            print(f"{r['pattern']:10} {r['window']:9} {r['kept']:5.2f} {r['max']:6.3f} "
+                  f"{r['flags']:6d} {r['false_cold_starts']:5d}")
+        print(f"(flags out of {rows[0]['column_days']} column-days per line)")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
+        return 0
     result = calibrate(cfg, args.days, args.seeds, mild_days=args.mild_days,
                        log=lambda line: print(line, file=sys.stderr))
     r = result

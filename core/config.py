@@ -71,6 +71,11 @@ class DriftConfig:
     method: str = "wasserstein"
     threshold: float = 0.65  # normed Wasserstein; see core/drift.py for the calibration
     max_drifted_columns: int = 2  # more than this many drifted columns → cold
+    # A column with values in fewer than this share of the rows of the reference or
+    # the current window is "insufficient data": not compared, never drifted. 0.5 =
+    # at least half of each window measured (3.5 of 7 days, 14 of 28): below it,
+    # outages make no-drift weeks look drifted (core/drift.py has the figures).
+    min_column_completeness: float = 0.5
     force_cold_every_days: int = 7  # a cold start at least this often
     # "drift" (core/policy.py's rules) or a baseline: "always_cold", "always_warm"
     policy: str = "drift"
@@ -87,6 +92,9 @@ class DriftConfig:
             )
         if self.threshold <= 0:
             _bad("drift.threshold", self.threshold, "a positive number")
+        if not 0.0 <= self.min_column_completeness <= 1.0:
+            _bad("drift.min_column_completeness", self.min_column_completeness,
+                 "a share from 0 to 1")
         if self.max_drifted_columns < 0:
             _bad("drift.max_drifted_columns", self.max_drifted_columns, "0 or more")
         if self.policy not in POLICIES:

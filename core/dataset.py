@@ -176,7 +176,8 @@ class DatasetProfile:
             _bad(where, "measurements", {}, "at least the target's column")
         for name, m in self.measurements.items():
             if not m.column:
-                _bad(where, f"measurements.{name}.column", m.column, "the column's name in the file")
+                _bad(where, f"measurements.{name}.column", m.column,
+                     "the column's name in the file")
             if m.unit and converter(name, m.unit, self.gas_temperature_c) is None:
                 _bad(where, f"measurements.{name}.unit", m.unit,
                      f"{CATALOGUE[name].unit} or a unit orchbench converts from "

@@ -34,7 +34,7 @@ import io
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.config import Config
 from core.dataset import DatasetProfile

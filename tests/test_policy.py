@@ -49,3 +49,25 @@ def test_thresholds_are_configurable() -> None:
     assert decide(facts(drifted_columns=("no2",)), strict).reason == "forced_periodic"
     assert decide(facts(drifted_columns=("no2",), last_cold=DAY - dt.timedelta(days=1)),
                   strict).reason == "drift"
+
+
+def test_no_comparable_column_is_said_and_is_not_a_drift() -> None:
+    assert decide(facts(columns_compared=False), CFG) == decide(
+        facts(columns_compared=False, drifted_columns=()), CFG)
+    assert (decide(facts(columns_compared=False), CFG).reason) == "no_comparable_columns"
+    # the periodic cold start still comes first
+    late = facts(columns_compared=False, last_cold=DAY - dt.timedelta(days=7))
+    assert decide(late, CFG).reason == "forced_periodic"
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    ("always_cold", ("cold", "policy_always_cold")),
+    ("always_warm", ("warm", "policy_always_warm")),
+])
+def test_baseline_policies_of_the_policy_benchmark(policy: str, expected: tuple) -> None:
+    cfg = DriftConfig(policy=policy)
+    drifting = facts(drifted_columns=("pm25", "pm10", "temperature"),
+                     last_cold=DAY - dt.timedelta(days=30))
+    assert (decide(drifting, cfg).strategy, decide(drifting, cfg).reason) == expected
+    first = facts(has_previous_model=False, last_cold=None)
+    assert decide(first, cfg).reason == "no_previous_model"  # the first start is cold
