@@ -26,13 +26,13 @@ from typing import Any
 from core.config import Config
 from core.dates import date_range
 from core.drift import Windows, measure_drift
-from core.errors import InputDataError, StepFailed
+from core.errors import ConfigError, InputDataError, StepFailed
 from core.images import image_tag
 from core.lake import Lake, write_json
 from core.models import ModelStore
 from core.policy import Decision, Facts, decide
 from core.runner import ContainerSpec, Mount, run_container
-from core.schema import MEASUREMENTS
+from core.schema import ranges as measurement_ranges
 
 Log = Callable[[str], None]
 
@@ -86,14 +86,14 @@ def transform_range(ctx: RunContext, start: dt.date, end: dt.date) -> dict[str, 
             f"{' and more' if len(missing) > 5 else ''}.",
             "Run the ingest step for those dates first.",
         )
+    dbt_vars = _transform_vars(ctx)
     staging = _staging(ctx.cfg.lake)
     try:
-        ranges = {c: [lo, hi] for c, (_, lo, hi) in MEASUREMENTS.items()}
         _run(
             ctx,
             "transform",
             "transform",
-            ["python", "/app/transform.py", str(start), str(end), json.dumps(ranges)],
+            ["python", "/app/transform.py", str(start), str(end), json.dumps(dbt_vars)],
             mounts=[
                 Mount(lake.zone("raw"), "/lake/raw/measurements"),
                 Mount(staging, "/out", read_only=False),
@@ -117,6 +117,23 @@ def transform_range(ctx: RunContext, start: dt.date, end: dt.date) -> dict[str, 
     return {"start": str(start), "end": str(end), **written}
 
 
+# dbt joins each station-hour to the hour before and the day before, no other lag.
+LAG_HOURS = (1, 24)
+
+
+def _transform_vars(ctx: RunContext) -> dict[str, Any]:
+    """dbt's vars for the run's dataset: its measured columns' ranges, and the lags."""
+    profile = ctx.cfg.profile
+    lags = {c: list(hours) for c, hours in profile.lags.items()}
+    unsupported = {c: h for c, h in lags.items() if any(x not in LAG_HOURS for x in h)}
+    if unsupported:
+        raise ConfigError(
+            f"Dataset {profile.name!r} asks for lags {unsupported} (hours); the transform "
+            "builds only 1 h and 24 h lags.",
+            "Keep every lag at 1 or 24 hours.")
+    return {"ranges": measurement_ranges(profile.columns), "lags": lags}
+
+
 # ---------------------------------------------------------------------- check_drift
 def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Decide warm or cold, record why, and keep Evidently's report beside the record."""
@@ -135,12 +152,16 @@ def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> d
         drift = measure_drift(
             lake.read("refined", ref_days),
             lake.read("refined", cur_days),
+            cfg.profile.columns,
             cfg.drift,
             html=folder / "report.html",
         )
         ctx.log(
             f"drift {day}: {len(drift.drifted_columns)} drifted column(s) "
-            f"{list(drift.drifted_columns)} in {drift.seconds:.1f} s"
+            f"{list(drift.drifted_columns)} of {len(drift.compared)} compared in "
+            f"{drift.seconds:.1f} s"
+            + (f"; insufficient data (under {cfg.drift.min_column_completeness:.0%} of "
+               f"rows with a value): {list(drift.insufficient)}" if drift.insufficient else "")
         )
     else:
         ctx.log(
@@ -163,6 +184,7 @@ def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> d
             enough_history=enough,
             drifted_columns=drifted,
             force_cold=ctx.force_cold,
+            columns_compared=drift is None or bool(drift.compared),
         ),
         cfg.drift,
     )
@@ -173,6 +195,8 @@ def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> d
         "drifted_columns": list(drifted),
         "drift_share": drift.share if drift else None,
         "scores": drift.scores if drift else {},
+        "insufficient_data_columns": list(drift.insufficient) if drift else [],
+        "completeness": drift.completeness if drift else {},
         "windows": windows.to_dict(),
         "days_available": {"reference": len(ref_days), "current": len(cur_days)},
         "thresholds": {
@@ -181,6 +205,8 @@ def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> d
             "max_drifted_columns": cfg.drift.max_drifted_columns,
             "force_cold_every_days": cfg.drift.force_cold_every_days,
             "min_reference_days": cfg.drift.min_reference_days,
+            "min_column_completeness": cfg.drift.min_column_completeness,
+            "policy": cfg.drift.policy,
         },
         "evidently_version": drift.evidently_version if drift else None,
         "previous_model": previous.version if previous else None,
@@ -191,7 +217,10 @@ def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> d
     # same inputs give the same id in any home folder and under any orchestrator.
     digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
     record["decision_id"] = digest[:12]
-    record["report"] = str(folder / "report.html") if drift else None
+    report = folder / "report.html"
+    record["report"] = str(report) if drift and drift.compared else None
+    if record["report"] is None:
+        report.unlink(missing_ok=True)  # an earlier run's report of other data
     write_json(record, folder / "decision.json")
     ctx.log(f"decision {day}: {decision.strategy} ({decision.reason})")
     return record
@@ -230,11 +259,23 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
             f"Run {before} first (`orchbench run --date {before}`), or fill the gap with "
             "`orchbench run --start … --end …`.",
         )
+    profile = cfg.profile
+    if _scorable_rows(lake, day, profile.target, profile.persistence) == 0:
+        # The same reason: evaluate scores rows with a target and a persistence value.
+        raise InputDataError(
+            f"{day} has no refined row with both {profile.target} and {profile.persistence} "
+            f"({profile.target} an hour earlier): the day cannot be evaluated, so no model is "
+            "trained for it.",
+            f"Check the completeness of {profile.target} in the ingest report of {day} and "
+            "the day before; run the next date instead.",
+        )
     staging = store.new_staging()
     try:
         env = {
             "TRAINING_STRATEGY": strategy,
             "TRAIN_FILES": ",".join(f"/lake/refined/{d}.parquet" for d in train_days),
+            "FEATURES": ",".join(profile.features),
+            "TARGET": profile.target,
             "SEED": str(cfg.train.seed),
         }
         mounts = [
@@ -258,6 +299,8 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
                 "decision": {
                     k: decision[k] for k in ("decision_id", "strategy", "reason", "drifted_columns")
                 },
+                "features": list(profile.features),
+                "target": profile.target,
                 "seed": cfg.train.seed,
                 "image": image_tag("train"),
                 "t": info["t"],
@@ -284,11 +327,15 @@ def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
     version = store.get(trained["version"])
     previous = store.previous(day)
     eval_file = lake.table_file("refined", day)
+    profile = cfg.profile
     staging = store.new_staging()
     try:
         env = {
             "MODEL": f"/models/{version.version}/model.pkl",
             "EVAL_FILE": f"/lake/refined/{day}.parquet",
+            "FEATURES": ",".join(profile.features),
+            "TARGET": profile.target,
+            "PERSISTENCE": profile.persistence,
         }
         if previous:
             env["PREVIOUS_MODEL"] = f"/models/{previous.version}/model.pkl"
@@ -313,6 +360,9 @@ def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
         "rows": scored["rows"],
         "mse": round(scored["mse"], 6),
         "mae": round(scored["mae"], 6),
+        "persistence_mse": round(scored["persistence_mse"], 6),
+        "persistence_mae": round(scored["persistence_mae"], 6),
+        "skill": round(scored["skill"], 6) if scored["skill"] is not None else None,
         "previous_version": previous.version if previous else None,
         "previous_mse": round(scored["previous"]["mse"], 6) if previous else None,
         "previous_mae": round(scored["previous"]["mae"], 6) if previous else None,
@@ -323,7 +373,9 @@ def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
     )
     store.write_metrics(version, metrics)
     ctx.log(
-        f"evaluate {day}: mse {metrics['mse']:.3f}, mae {metrics['mae']:.3f}"
+        f"evaluate {day}: mse {metrics['mse']:.3f}, mae {metrics['mae']:.3f}, skill "
+        + (f"{metrics['skill']:.3f}" if metrics["skill"] is not None else "n/a")
+        + f" on {metrics['rows']} rows"
         + (f" (previous {metrics['previous_mse']:.3f})" if previous else "")
         + (" REGRESSION" if metrics["regression"] else "")
     )
@@ -377,6 +429,24 @@ def _run(
             mounts=[*spec.mounts, Mount(state, "/faults", read_only=False)],
         )
     run_container(spec, run_id=ctx.run_id, step=step, on_log=lambda line: log(f"[{step}] {line}"))
+
+
+def _scorable_rows(lake: Lake, day: dt.date, target: str, persistence: str) -> int:
+    """Refined rows of the day with both a target and a persistence value."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = lake.table_file("refined", day)
+    names = pq.read_schema(path).names
+    absent = [c for c in (target, persistence) if c not in names]
+    if absent:
+        raise InputDataError(
+            f"The refined file of {day} has no column {', '.join(absent)}.",
+            f"Transform {day} again (`orchbench run --date {day}`): its features were "
+            "built for another dataset.")
+    table = pq.read_table(path, columns=[target, persistence])
+    both = pc.and_(pc.is_valid(table[target]), pc.is_valid(table[persistence]))
+    return int(pc.sum(pc.cast(both, "int64")).as_py() or 0)
 
 
 def _staging(lake_root: Path) -> Path:

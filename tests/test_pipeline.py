@@ -121,7 +121,10 @@ def test_train_failures_are_retried_and_keep_the_previous_model(
     store = ModelStore(cfg.models)
     day = DAILY[-1] + dt.timedelta(days=offset)
     before = store.current()
-    steps = {**cfg.steps, "train": StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=4)}
+    # Only the hang needs the short timeout; a healthy train container can take more than
+    # 4 s to start on 2 loaded cores, which would turn "transient" into a timeout.
+    timeout_s = 4 if fault.hang_seconds else 120
+    steps = {**cfg.steps, "train": StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=timeout_s)}
     faulty = dataclasses.replace(cfg, faults={"train": fault}, steps=steps)
     result = run_date(faulty, day, log=lambda _: None)
     train = result.step("train")

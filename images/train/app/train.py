@@ -3,9 +3,15 @@
 Environment:
   TRAINING_STRATEGY  warm | cold (the drift policy's decision)
   TRAIN_FILES        comma-separated refined Parquet files to learn from
+  FEATURES           comma-separated feature columns, in the model's order
+  TARGET             the label's column
   PARENT_MODEL       the previous model's pickle (required for warm)
   SEED               random seed (same seed + same data → identical model)
   WARM_EPOCHS        passes over the new data in a warm start (default 5)
+
+Only rows with a target are learnt from; missing features are imputed inside the
+model (model.py). A warm start continues the parent with the parent's imputer
+and scaler, so it refuses a parent that reads other features or another target.
 
 Writes /out/model.pkl and /out/train.json. The host publishes them as a new
 model version only after this exits 0: a crash here leaves the previous model.
@@ -18,44 +24,60 @@ import pickle
 import sys
 from pathlib import Path
 
-from model import env, fail, load_model, load_xy
+import numpy as np
+from model import (
+    continue_warm,
+    env,
+    fail,
+    features_from_env,
+    fit_cold,
+    load_columns,
+    load_model,
+    matrix,
+)
 
 OUT = Path("/out")
 
 
 def main() -> int:
-    from sklearn.linear_model import SGDRegressor
-    from sklearn.preprocessing import StandardScaler
-
     strategy = env("TRAINING_STRATEGY")
     if strategy not in ("warm", "cold"):
         fail(f"TRAINING_STRATEGY must be 'warm' or 'cold', not {strategy!r}")
     seed = int(env("SEED", "7"))
+    features, target = features_from_env(), env("TARGET")
+    if target in features:
+        fail(f"TARGET {target} is also one of the FEATURES")
     files = [f for f in env("TRAIN_FILES").split(",") if f]
-    x, y = load_xy(files)
-    print(f"{strategy} start on {len(y)} rows from {len(files)} file(s)", flush=True)
+    data = load_columns(files, [*features, target])
+    labelled = ~np.isnan(data[target])
+    x, y = matrix(data, features)[labelled], data[target][labelled]
+    missing = {f: int(n) for f, n in zip(features, np.isnan(x).sum(axis=0), strict=True) if n}
+    print(f"{strategy} start on {len(y)} rows with a target ({len(labelled) - len(y)} without) "
+          f"from {len(files)} file(s); missing feature values: {missing or 'none'}", flush=True)
 
     if strategy == "cold":
-        scaler = StandardScaler().fit(x)
-        model = SGDRegressor(
-            alpha=1e-4, learning_rate="invscaling", eta0=0.01, max_iter=50, tol=1e-5,
-            random_state=seed,
-        )
-        model.fit(scaler.transform(x), y)
-        bundle = {"scaler": scaler, "model": model}
-        epochs = int(model.n_iter_)
+        if len(y) == 0:
+            fail(f"no row of the {len(files)} training file(s) has a value of {target}")
+        bundle = fit_cold(x, y, features, target, seed)
+        epochs = int(bundle["model"].n_iter_)
     else:
         parent = env("PARENT_MODEL", "")
         if not parent or not Path(parent).exists():
             fail("a warm start needs PARENT_MODEL, the previous model's file")
         bundle = load_model(parent)
-        # The scaler stays as the cold start fitted it: a warm start continues
-        # the same model in the same coordinates; only a cold start re-centres.
-        xs = bundle["scaler"].transform(x)
-        epochs = int(env("WARM_EPOCHS", "5"))
+        if bundle.get("features") != features or bundle.get("target") != target:
+            fail(f"the parent model {parent} reads features {bundle.get('features')} and target "
+                 f"{bundle.get('target')}; this run has {features} and {target}. A warm start "
+                 "continues the same model, so it needs the same inputs: train a cold start "
+                 "(orchbench run --force-cold)")
         t_before = float(bundle["model"].t_)
-        for _ in range(epochs):
-            bundle["model"].partial_fit(xs, y)
+        if len(y) == 0:
+            # Nothing new to learn from (the target was not measured): the parent goes on.
+            epochs = 0
+            print("no row with a target: the parent model continues unchanged", flush=True)
+        else:
+            epochs = int(env("WARM_EPOCHS", "5"))
+            continue_warm(bundle, x, y, epochs)
         print(f"continued from t_={t_before:.0f} to t_={bundle['model'].t_:.0f}", flush=True)
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -64,6 +86,10 @@ def main() -> int:
     info = {
         "strategy": strategy,
         "rows": len(y),
+        "rows_without_target": int(len(labelled) - len(y)),
+        "missing_feature_values": missing,
+        "features": features,
+        "target": target,
         "files": [Path(p).name for p in files],
         "epochs": epochs,
         "t": float(bundle["model"].t_),

@@ -1,12 +1,31 @@
-{# "col between lo and hi and ..." for every measured column, from var('ranges'). #}
+{# "(col is null or col between lo and hi) and ..." for every measured column, from
+   var('ranges'). A missing value (NULL) is data, not a range violation: ingest keeps
+   it, and the model imputes it. #}
 {% macro in_range_condition(prefix='') -%}
   {%- for column, bounds in var('ranges').items() -%}
-    {{ prefix }}{{ column }} between {{ bounds[0] }} and {{ bounds[1] }}{% if not loop.last %} and {% endif %}
+    ({{ prefix }}{{ column }} is null or {{ prefix }}{{ column }} between {{ bounds[0] }} and {{ bounds[1] }}){% if not loop.last %} and {% endif %}
   {%- endfor -%}
 {%- endmacro %}
 
 {% macro measurement_columns(prefix='') -%}
   {%- for column in var('ranges') -%}
     {{ prefix }}{{ column }}{% if not loop.last %}, {% endif %}
+  {%- endfor -%}
+{%- endmacro %}
+
+{# ", h1.pm25 as pm25_lag_1h, h24.pm25 as pm25_lag_24h, ..." from var('lags'), {column:
+   [hours]}. Only 1 and 24 hours exist: features.sql joins the hour before and the
+   day before, no other. #}
+{% macro lag_columns() -%}
+  {%- for column, hours in var('lags').items() -%}
+    {%- if column not in var('ranges') -%}
+      {{ exceptions.raise_compiler_error("lags: " ~ column ~ " is not a measured column (ranges: " ~ (var('ranges') | list | join(', ')) ~ ")") }}
+    {%- endif -%}
+    {%- for h in hours -%}
+      {%- if h not in (1, 24) -%}
+        {{ exceptions.raise_compiler_error("lags: " ~ column ~ " at " ~ h ~ " h; only 1 and 24 h lags exist") }}
+      {%- endif -%}
+      , h{{ h }}.{{ column }} as {{ column }}_lag_{{ h }}h
+    {%- endfor -%}
   {%- endfor -%}
 {%- endmacro %}

@@ -1,7 +1,9 @@
 -- Model features for each station-hour of the range: the hour's weather, the
--- clock, and pollution one and 24 hours earlier. Hours without both lags (the
--- first day of history, the hour after a quarantined row) are left out: the
--- model cannot use them, and imputing would invent data.
+-- clock, and the lagged measurements var('lags') asks for (1 h and 24 h earlier).
+-- A station-hour is kept only if the rows one and 24 hours earlier exist (the
+-- first day of a history, the hour after a quarantined row are left out); their
+-- values may be NULL (not measured), which the model imputes. The target's own
+-- column is the label.
 with t as (
     select * from {{ ref('trusted_measurements') }}
 )
@@ -12,12 +14,8 @@ select
     t.date,
     {{ measurement_columns('t.') }},
     sin(2 * pi() * hour(t.ts) / 24) as hour_sin,
-    cos(2 * pi() * hour(t.ts) / 24) as hour_cos,
-    h1.pm25 as pm25_lag_1h,
-    h24.pm25 as pm25_lag_24h,
-    h1.pm10 as pm10_lag_1h,
-    h1.no2 as no2_lag_1h,
-    h1.o3 as o3_lag_1h
+    cos(2 * pi() * hour(t.ts) / 24) as hour_cos
+    {{ lag_columns() }}
 from t
 join t as h1 on h1.station_id = t.station_id and h1.ts = t.ts - interval 1 hour
 join t as h24 on h24.station_id = t.station_id and h24.ts = t.ts - interval 24 hour
