@@ -136,7 +136,7 @@ def _targets(plan: Plan) -> list[str]:
 
 
 def _pairs(plan: Plan) -> list[tuple[str, str]]:
-    return [(o, v) for o in _targets(plan) for v in VARIANTS[o]]
+    return [(o, v) for o in _targets(plan) for v in VARIANTS[o] if plan.measures(o, v)]
 
 
 def _base_key(scenario: str, metric: str, orchestrator: str) -> str | None:

@@ -48,7 +48,8 @@ KNOBS = {
 
 
 def implementations(plan: Plan) -> list[tuple[str, str, dict[str, str]]]:
-    return [i for i in IMPLEMENTATIONS if i[0] == "direct" or i[0] in plan.orchestrators]
+    return [i for i in IMPLEMENTATIONS
+            if (i[0] == "direct" or i[0] in plan.orchestrators) and plan.measures(i[0], i[1])]
 
 
 def units(plan: Plan) -> int:

@@ -19,7 +19,8 @@ from benchmarks.results import ResultSet
 ORCHESTRATORS = ("prefect", "airflow", "dagster")
 # direct (plain Python) and docker (a raw `docker run`) are baselines: always measured.
 BASELINES = ("direct", "docker")
-SCENARIOS = ("setup", "load", "chain", "fanout", "container", "pipeline", "served", "failure")
+SCENARIOS = ("setup", "load", "chain", "fanout", "container", "pipeline", "served", "failure",
+             "policy")
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,17 @@ class Plan:
     local_kill_grace_s: float
     ui_settle_s: float  # idle time before a UI stack's memory is read
     served_variants: tuple[str, ...]  # stack settings: "default" and/or "tuned"
+    policy_days: int  # real daily dates each warm/cold policy is run on (benchmarks/policy.py)
+    # (orchestrator, variant) pairs left out of the chain, fan-out and pipeline. The quick
+    # plan leaves out Dagster's multiprocess executor: a process per op costs 2.5–4.5 s on
+    # 2 cores (about 4 minutes of the quick run), and tests/test_dagster_impl.py runs it.
+    skip_variants: tuple[tuple[str, str], ...] = ()
     scenarios: tuple[str, ...] = SCENARIOS
     orchestrators: tuple[str, ...] = ORCHESTRATORS
+
+    def measures(self, orchestrator: str, variant: str) -> bool:
+        """Whether this plan measures the variant (skip_variants)."""
+        return (orchestrator, variant) not in self.skip_variants
 
     def only(self, scenarios: list[str] | None, orchestrators: list[str] | None) -> Plan:
         return dataclasses.replace(
@@ -56,12 +66,13 @@ class Plan:
 QUICK = Plan(mode="quick", warmup=1, reps=3, chain_sizes=(1, 4), fanout_n=4,
              fanout_sleep_s=1.0, pipeline_reps=1, served_triggers=1, install_reps=1,
              failure_reps=1, kill_grace_s=10, local_kill_grace_s=10, ui_settle_s=5,
-             served_variants=("default",))
+             served_variants=("default",), policy_days=2,
+             skip_variants=(("dagster", "multiprocess"),))
 FULL = Plan(mode="full", warmup=1, reps=5, chain_sizes=(1, 4, 8, 16), fanout_n=6,
             fanout_sleep_s=1.0, pipeline_reps=3, served_triggers=3, install_reps=3,
             failure_reps=2, kill_grace_s=75, local_kill_grace_s=20,
             ui_settle_s=15,
-            served_variants=("default", "tuned"))
+            served_variants=("default", "tuned"), policy_days=28)
 
 
 @dataclass

@@ -15,12 +15,17 @@ Shape (schema_version 1):
      "chains": [ChainPoint, ...],     # per-task overhead: (orchestrator, variant, n, samples)
      "timelines": [Timeline, ...],    # the real pipeline, step by step, one run each
      "failures": [FailureCase, ...],  # the failure matrix
+     "policy_runs": [PolicyRun, ...], # warm/cold policies on the same real days
      "notes": ["...", ...]}           # caveats found while running (e.g. a skipped part)
+
+Lists added later (policy_runs) are optional when a file is read: a file written
+before them loads with the list empty, and an older orchbench ignores them.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -116,6 +121,64 @@ class FailureCase:
 
 
 @dataclass
+class PolicyRun:
+    """One policy's daily run of one logical date (benchmarks/policy.py): check_drift,
+    train and evaluate on the same lake as the other policies' runs of that date.
+
+    skill = 1 − mse / persistence_mse (None when the evaluate step did not report it).
+    """
+
+    policy: str  # "drift" (core/policy.py) | "always_cold" | "always_warm"
+    day: str  # the logical date, YYYY-MM-DD
+    strategy: str  # "warm" | "cold", as check_drift decided
+    reason: str  # the decision's reason (core/policy.py)
+    mse: float | None
+    skill: float | None
+    persistence_mse: float | None
+    train_s: float  # wall time of the train step (its container included)
+    drifted_columns: list[str] = field(default_factory=list)
+    dataset: str = ""  # the dataset profile's name
+
+
+POLICIES = ("drift", "always_cold", "always_warm")  # core/config.POLICIES, in report order
+
+
+@dataclass
+class PolicySummary:
+    """One policy over the days it ran: what the report's policy table shows."""
+
+    policy: str
+    days: int
+    mean_mse: float | None  # over the days with a finite MSE
+    mean_skill: float | None  # over the days with a skill (None: evaluate gave none)
+    # 1 − ΣMSE / Σpersistence MSE over the days with both: unlike the mean of daily
+    # skills, a calm day whose persistence MSE is tiny cannot outweigh a smog day
+    pooled_skill: float | None
+    train_s: float  # total wall time of the train steps
+    cold_starts: int
+
+
+def policy_summary(runs: list[PolicyRun]) -> list[PolicySummary]:
+    """Per policy (drift, always_cold, always_warm, then any other), in that order."""
+    names = sorted({r.policy for r in runs},
+                   key=lambda p: (POLICIES.index(p) if p in POLICIES else len(POLICIES), p))
+    out = []
+    for name in names:
+        mine = [r for r in runs if r.policy == name]
+        mses = [r.mse for r in mine if r.mse is not None and math.isfinite(r.mse)]
+        skills = [r.skill for r in mine if r.skill is not None and math.isfinite(r.skill)]
+        both = [(r.mse, r.persistence_mse) for r in mine
+                if r.mse is not None and r.persistence_mse is not None]
+        persistence = sum(b for _, b in both)
+        out.append(PolicySummary(
+            name, len(mine), sum(mses) / len(mses) if mses else None,
+            sum(skills) / len(skills) if skills else None,
+            1 - sum(a for a, _ in both) / persistence if persistence > 0 else None,
+            sum(r.train_s for r in mine), sum(r.strategy == "cold" for r in mine)))
+    return out
+
+
+@dataclass
 class ResultSet:
     mode: str
     command: str
@@ -127,6 +190,7 @@ class ResultSet:
     chains: list[ChainPoint] = field(default_factory=list)
     timelines: list[Timeline] = field(default_factory=list)
     failures: list[FailureCase] = field(default_factory=list)
+    policy_runs: list[PolicyRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
     kind: str = KIND
@@ -208,5 +272,6 @@ def _from_dict(data: dict[str, Any]) -> ResultSet:
         chains=[ChainPoint(**c) for c in data.get("chains", [])],
         timelines=[Timeline(**t) for t in data.get("timelines", [])],
         failures=[FailureCase(**c) for c in data.get("failures", [])],
+        policy_runs=[PolicyRun(**p) for p in data.get("policy_runs", [])],
         notes=list(data.get("notes", [])),
     )

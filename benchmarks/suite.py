@@ -63,6 +63,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              "run", "units"),
     Scenario("failure", "six failure scenarios through each driver", "failure", "failure",
              "units"),
+    Scenario("policy", "does the warm/cold policy pay? three policies on the same real days",
+             "policy", "run", "units"),
 ]}
 
 

@@ -110,6 +110,7 @@ class Series:
     colour: str
     points: list[tuple[float, float, float, float]]
     dashed: bool = False
+    tips: dict[float, str] = field(default_factory=dict)  # x → a tooltip other than the default
 
 
 def line_plot(series: list[Series], *, title: str, x_label: str, y_label: str,
@@ -171,7 +172,7 @@ def _series(s: Series, px: Callable[[float], float], py: Callable[[float], float
             for v in (lo, hi):
                 out.append(f'<line x1="{px(x) - 4:.1f}" y1="{py(v):.1f}" x2="{px(x) + 4:.1f}" '
                            f'y2="{py(v):.1f}" stroke="{s.colour}" stroke-width="1.5"/>')
-        tip = f"{s.label}: n={fmt(x)}, median {fmt(m)} [{fmt(lo)}–{fmt(hi)}]"
+        tip = s.tips.get(x) or f"{s.label}: n={fmt(x)}, median {fmt(m)} [{fmt(lo)}–{fmt(hi)}]"
         out.append(f'<circle cx="{px(x):.1f}" cy="{py(m):.1f}" r="3.5" fill="{s.colour}">'
                    f"<title>{escape(tip)}</title></circle>")
     return out

@@ -4,6 +4,7 @@ is something a broken benchmark would get wrong, not a timing threshold."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -45,6 +46,8 @@ def test_the_report_has_its_tables_and_plots(run, tmp_path: Path) -> None:
     assert html.count("<svg") >= 3
     for name in ("prefect", "airflow", "dagster", "direct"):
         assert name in html and name in markdown
+    assert "Does the warm/cold policy pay?" in html and "## Does the warm/cold policy pay?" \
+        in markdown and "by policy" in html  # the section and its plot
     assert results.load(tmp_path / "results.json").figures
 
 
@@ -141,3 +144,23 @@ def test_results_say_where_they_come_from(run) -> None:
     assert rs.settings["reps"] >= 2
     every = [f for f in rs.figures if len(f.samples) > 1]
     assert every and all(f.spread == "iqr" and f.low <= f.median <= f.high for f in every)
+
+
+def test_the_policy_scenario_runs_three_policies_on_the_same_days(run) -> None:
+    rs, _ = run
+    days = rs.settings["policy_days"]
+    by: dict[str, list[results.PolicyRun]] = {}
+    for r in rs.policy_runs:
+        by.setdefault(r.policy, []).append(r)
+    assert set(by) == {"drift", "always_cold", "always_warm"}
+    dates = [r.day for r in by["drift"]]
+    assert len(dates) == len(set(dates)) == days >= 2
+    for policy, runs in by.items():
+        assert [r.day for r in runs] == dates, policy
+        assert all(r.mse is not None and math.isfinite(r.mse) and r.mse > 0 for r in runs)
+        assert all(r.train_s > 0 for r in runs), policy
+        assert runs[0].strategy == "cold" and runs[0].reason == "no_previous_model", policy
+    assert [r.strategy for r in by["always_cold"]] == ["cold"] * days
+    assert [r.strategy for r in by["always_warm"]] == ["cold"] + ["warm"] * (days - 1)
+    # The first date: three cold starts on the same lake and seed give one model.
+    assert len({runs[0].mse for runs in by.values()}) == 1

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import report, results
-from benchmarks.results import ChainPoint, FailureCase, Figure, ResultSet, Timeline
+from benchmarks.results import ChainPoint, FailureCase, Figure, PolicyRun, ResultSet, Timeline
 from core.errors import OrchbenchError
 
 # per-task slopes put into the result set; the summary must show exactly these medians
@@ -209,3 +209,81 @@ def test_load_refuses_other_schema_version(tmp_path: Path) -> None:
     with pytest.raises(OrchbenchError) as err:
         results.load(path)
     assert "schema version" in err.value.problem
+
+
+# (mse, strategy, train seconds) per date and policy: always_cold has the lowest mean (96),
+# drift 105, always_warm 130; training 6 s, 8 s and 5 s in total.
+POLICY_DAYS = {
+    "drift": [(100, "cold", 2), (120, "warm", 1), (90, "cold", 2), (110, "warm", 1)],
+    "always_cold": [(100, "cold", 2), (96, "cold", 2), (90, "cold", 2), (98, "cold", 2)],
+    "always_warm": [(100, "cold", 2), (130, "warm", 1), (150, "warm", 1), (140, "warm", 1)],
+}
+
+
+def with_policy_runs() -> ResultSet:
+    rs = synthetic()
+    for policy, days in POLICY_DAYS.items():
+        for i, (mse, strategy, seconds) in enumerate(days):
+            reason = "no_previous_model" if i == 0 else (
+                "drift" if strategy == "cold" and policy == "drift" else f"policy_{policy}")
+            skill = None if policy == "always_warm" else round(1 - mse / 200, 3)
+            rs.policy_runs.append(PolicyRun(policy, f"2013-11-{15 + i}", strategy, reason,
+                                            float(mse), skill, 200.0, float(seconds),
+                                            ["temperature"] if reason == "drift" else [],
+                                            "beijing"))
+    return rs
+
+
+def test_policy_section_table_finding_and_plot(tmp_path: Path) -> None:
+    saved = results.save(with_policy_runs(), tmp_path / "in" / "results.json")
+    paths = report.render(results.load(saved), tmp_path / "out")
+    html, md = paths["html"].read_text(), paths["md"].read_text()
+    assert '<h2 id="policy">Does the warm/cold policy pay?</h2>' in html
+    assert "## Does the warm/cold policy pay?" in md
+    cells = {p: re.findall(r"<td[^>]*>(.*?)</td>", _row(html, f"policy/{p}"))
+             for p in POLICY_DAYS}
+    assert cells["drift"] == ["105", "0.475", "0.475", "6 s", "2", "4"]
+    assert cells["always_cold"] == ["96", "0.520", "0.520", "8 s", "4", "4"]
+    assert cells["always_warm"] == ["130", "—", "0.350", "5 s", "1", "4"]
+    assert "| always_cold | 96 | 0.520 | 0.520 | 8 s | 4 | 4 |" in md
+    finding = ("Lowest mean MSE: always_cold (96), against 105 for drift (+9.4 %) and 130 for "
+               "always_warm (+35.4 %); training took 6 s (drift), 8 s (always_cold) and 5 s "
+               "(always_warm) in total. Day by day, always_cold had a lower MSE than drift on "
+               "2 of 4 days (2 equal); than always_warm on 3 of 4 days (1 equal).")
+    assert finding in html and finding in md
+    plot = re.search(r'<svg[^>]*aria-label="MSE of each day[^"]*by policy".*?</svg>', html, re.S)
+    assert plot, "no policy plot"
+    assert plot.group(0).count("<polyline") == 3
+    assert "drift, 2013-11-17: MSE 90, cold start (drift), training 2 s" in plot.group(0)
+    assert "always cold: 4 cold start(s)" in plot.group(0)
+    relative = re.search(r'<svg[^>]*aria-label="The same, relative[^"]*".*?</svg>', html, re.S)
+    assert relative and relative.group(0).count("<polyline") == 3
+    assert "drift, 2013-11-16: MSE 120 (×1.25 always_cold&#x27;s)" in relative.group(0)
+    day = re.findall(r"<td[^>]*>(.*?)</td>", _row(html, "policy-day/2013-11-16"))
+    assert day == ['120<span class="spread"> warm</span>', '96<span class="spread"> cold</span>',
+                   '130<span class="spread"> warm</span>']
+
+
+def test_policy_section_without_runs_and_older_files(rendered: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    assert "The policy scenario was not run" in rendered["html"].read_text()
+    data = json.loads(rendered["json"].read_text())
+    del data["policy_runs"]  # a file written before the policy scenario existed
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    assert results.load(path).policy_runs == []
+
+
+def test_policy_finding_names_a_tie() -> None:
+    """When the drift policy decided as always_warm every day, their models are the same:
+    the sentence says they tie, not that one of them won by +0.0 %."""
+    runs = [PolicyRun(p, f"2013-11-{15 + i}", s, "r", float(mse), None, None, 1.0)
+            for p, days in (("drift", [(100, "cold"), (80, "warm")]),
+                            ("always_cold", [(100, "cold"), (90, "cold")]),
+                            ("always_warm", [(100, "cold"), (80, "warm")]))
+            for i, (mse, s) in enumerate(days)]
+    text = report.policy_finding(runs, results.policy_summary(runs))
+    assert text.startswith("Lowest mean MSE: drift and always_warm, tied (90), against 95 for "
+                           "always_cold (+5.6 %); training took 2 s (drift), 2 s (always_cold) "
+                           "and 2 s (always_warm) in total.")
+    assert "than always_warm on 0 of 2 days (2 equal)" in text
