@@ -245,9 +245,13 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
     train_days = [d for d in date_range(first, day - dt.timedelta(days=1))
                   if lake.rows("refined", d) > 0]
     if not train_days:
+        n = cfg.drift.current_days + cfg.drift.reference_days
         raise InputDataError(
-            f"No refined data to train on before {day}.",
-            "Ingest and transform earlier dates first (a backfill).",
+            f"No refined data to train on before {day}: the lake has no earlier day with "
+            "features.",
+            "Load the history first, without training: `orchbench history --start "
+            f"{day - dt.timedelta(days=n)} --end {day - dt.timedelta(days=1)}` with the same "
+            f"--config and --home ({n} days fill the drift windows), then run {day} again.",
         )
     if lake.rows("refined", day) == 0:
         # Checked before training: evaluate would have nothing to score, and a model
@@ -256,8 +260,9 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
         raise InputDataError(
             f"{day} has no refined rows: its features (the 1 h and 24 h lags) need the "
             f"measurements of {before}, and the lake has none for that day.",
-            f"Run {before} first (`orchbench run --date {before}`), or fill the gap with "
-            "`orchbench run --start … --end …`.",
+            f"Load it without training: `orchbench history --start {before} --end {before}` "
+            f"(same --config and --home), then run {day} again; or `orchbench run --date "
+            f"{before}` to train on it too.",
         )
     profile = cfg.profile
     if _scorable_rows(lake, day, profile.target, profile.persistence) == 0:

@@ -15,7 +15,9 @@ def run_line(result: dict[str, Any]) -> str:
     if decision:
         parts.append(f"{decision['strategy']} ({decision['reason']})")
     if metrics:
-        parts.append(f"mse {metrics['mse']:.2f}")
+        skill = metrics.get("skill")  # 1 - mse / persistence mse; absent in older results
+        parts.append(f"mse {metrics['mse']:.2f}"
+                     + (f", skill {skill:+.2f}" if skill is not None else ""))
     parts.append(f"{seconds:.1f} s  [{result['orchestrator']}]")
     return "  ".join(parts)
 

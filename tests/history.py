@@ -26,3 +26,22 @@ def small_config(home: Path) -> Config:
                           force_cold_every_days=4, max_drifted_columns=9),
         steps={name: fast for name in Config().steps},
     ).validate()
+
+
+# The same shape on real data: the Beijing profile (US Embassy PM2.5 with its NA
+# hours, dew point, temperature and pressure, local time Asia/Shanghai). The three
+# wrapper test modules run on it, so their parity with `direct` is parity on a real
+# date (issue 10). `orchbench data get beijing` is what fetches the file (once).
+BEIJING_FIRST = dt.date(2013, 11, 1)
+BEIJING_LAST_HISTORY = dt.date(2013, 11, 11)
+
+
+def beijing_config(home: Path) -> Config:
+    """small_config on the real Beijing dataset, downloading it on first use."""
+    import dataclasses
+
+    from core.dataset import built_in
+    from orchbench.data import get
+
+    get("beijing", log=lambda _: None)
+    return dataclasses.replace(small_config(home), dataset=built_in("beijing")).validate()

@@ -18,7 +18,9 @@ import time
 from typing import Any
 
 import pytest
-from history import FIRST, LAST_HISTORY, small_config
+from history import BEIJING_FIRST as FIRST
+from history import BEIJING_LAST_HISTORY as LAST_HISTORY
+from history import beijing_config
 
 from airflow_impl.run import DAG_FILE, airflow_environment
 from core.config import Config, Fault, StepPolicy
@@ -27,7 +29,7 @@ from core.models import ModelStore
 from orchbench.drivers import run_wrapped
 from orchbench.envs import ENVS, ROOT
 
-DAY = dt.date(2026, 1, 12)
+DAY = LAST_HISTORY + dt.timedelta(days=1)
 STEP_NAMES = ["ingest", "transform", "check_drift", "train", "evaluate"]
 AIRFLOW_BIN = ENVS["airflow"].path / "bin"
 
@@ -36,7 +38,7 @@ AIRFLOW_BIN = ENVS["airflow"].path / "bin"
 def airflow_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One history, copied; DAY through Airflow on one copy and `direct` on the other."""
     root = tmp_path_factory.mktemp("airflow_impl")
-    cfg = small_config(root / "airflow")
+    cfg = beijing_config(root / "airflow")
     backfill_history(cfg, FIRST, LAST_HISTORY, log=lambda _: None)
     twin = dataclasses.replace(cfg, home=root / "direct")
     shutil.copytree(cfg.lake, twin.lake)

@@ -142,3 +142,40 @@ def test_run_backfill_prints_the_uniform_result_for_each_date(tmp_path: Path) ->
     assert ok["decision"]["reason"] == "no_previous_model"
     assert ok["metrics"]["rows"] > 0 and ok["metrics"]["previous_version"] is None
     assert "2026-03-03  success  cold (no_previous_model)" in done.stderr
+
+
+def test_data_list_shows_each_profile_and_its_files(tmp_path: Path) -> None:
+    done = orchbench("data", "list", env={"ORCHBENCH_CACHE": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()[2:]}
+    assert "absent: orchbench data get beijing" in lines["beijing"]
+    assert "generated" in lines["synthetic"]
+
+
+def test_history_needs_a_range_and_the_dataset_files(tmp_path: Path) -> None:
+    assert_clean_error(orchbench("history", "--start", "2026-03-01", "--home", str(tmp_path)),
+                       "--start and --end")
+    config = tmp_path / "beijing.toml"
+    config.write_text('[dataset]\nprofile = "beijing"\n')
+    done = orchbench("history", "--start", "2013-10-11", "--end", "2013-10-12", "--config",
+                     str(config), "--home", str(tmp_path / "home"),
+                     env={"ORCHBENCH_CACHE": str(tmp_path / "cache")})
+    assert_clean_error(done, "No file of dataset 'beijing'", "orchbench data get beijing")
+    assert not Lake(tmp_path / "home" / "lake").dates("raw")
+
+
+@pytest.mark.slow
+def test_history_ingests_and_transforms_without_training(tmp_path: Path) -> None:
+    """Real transform container: three dates land in refined/, no model is trained."""
+    done = orchbench("history", "--start", "2026-03-01", "--end", "2026-03-03",
+                     "--home", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    per_date = [line for line in done.stdout.splitlines() if line.startswith("ingest ")]
+    assert [line.split()[1] for line in per_date] == ["2026-03-01:", "2026-03-02:", "2026-03-03:"]
+    assert "total 2026-03-01..2026-03-03 (3 dates): " in done.stdout
+    assert "no model trained" in done.stdout
+    assert "orchbench run --date 2026-03-04" in done.stderr
+    lake = Lake(tmp_path / "lake")
+    assert lake.dates("refined") == [dt.date(2026, 3, d) for d in (1, 2, 3)]
+    assert lake.rows("refined", dt.date(2026, 3, 3)) > 0
+    assert not (tmp_path / "models").exists()

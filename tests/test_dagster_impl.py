@@ -19,7 +19,9 @@ from pathlib import Path
 
 import docker
 import pytest
-from history import FIRST, LAST_HISTORY, small_config
+from history import BEIJING_FIRST as FIRST
+from history import BEIJING_LAST_HISTORY as LAST_HISTORY
+from history import beijing_config, small_config
 
 from core.config import Config, Fault, StepPolicy
 from core.direct import backfill_history, run_date
@@ -42,7 +44,7 @@ def quiet(_: str) -> None:
 def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Config]:
     """Two identical homes with the same history: one for Dagster, one for the direct run."""
     root = tmp_path_factory.mktemp("dagster")
-    cfg = small_config(root / "dagster")
+    cfg = beijing_config(root / "dagster")
     backfill_history(cfg, FIRST, LAST_HISTORY, log=quiet)
     shutil.copytree(cfg.home, root / "direct")
     return cfg, dataclasses.replace(cfg, home=root / "direct")

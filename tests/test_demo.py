@@ -3,9 +3,12 @@ the cold start the drift causes (real containers, the whole pipeline)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
+
+from orchbench.demo import persistence_finding, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,6 +18,9 @@ def test_demo_table_shows_every_kind_of_start(tmp_path: Path) -> None:
                            str(tmp_path / "demo")], cwd=ROOT, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+    header = next(line for line in done.stdout.splitlines() if line.startswith("date "))
+    assert "skill" in header.split() and "pm25 complete" in header
+    assert "persistence (pm25 one hour earlier)" in done.stdout
     rows = [line.split() for line in done.stdout.splitlines() if line.startswith("2026-")]
     assert len(rows) == 21
     reasons = [row[3] if row[1] == "yes" else row[2] for row in rows]  # drift column may be empty
@@ -24,3 +30,19 @@ def test_demo_table_shows_every_kind_of_start(tmp_path: Path) -> None:
     assert reasons[0] == "no_previous_model"
     first_drift_day = next(i for i, row in enumerate(rows) if row[1] == "yes")
     assert "drift" in reasons[first_drift_day:first_drift_day + 3]
+
+
+def test_beijing_demo_window_is_the_heating_season_of_2013(tmp_path: Path) -> None:
+    p = plan("beijing", tmp_path, 28)
+    assert (p.first_history, p.last_history, p.first_daily) == (
+        dt.date(2013, 10, 11), dt.date(2013, 11, 14), dt.date(2013, 11, 15))
+    assert p.cfg.profile.name == "beijing" and p.cfg.home == tmp_path
+    assert (p.cfg.drift.current_days, p.cfg.drift.reference_days) == (7, 28)
+
+
+def test_the_persistence_finding_is_stated_either_way() -> None:
+    assert "beat persistence (pm25 one hour earlier) on 2 of 3 days" in persistence_finding(
+        [0.2, -0.1, 0.05], 3, "pm25")
+    assert "never beat" in persistence_finding([-0.2, 0.0], 2, "pm25")
+    assert "1 day(s) without a skill" in persistence_finding([0.1], 2, "pm25")
+    assert "not reported" in persistence_finding([], 2, "pm25")

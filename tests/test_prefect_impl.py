@@ -23,7 +23,9 @@ from typing import Any
 
 import docker
 import pytest
-from history import FIRST, LAST_HISTORY, small_config
+from history import BEIJING_FIRST as FIRST
+from history import BEIJING_LAST_HISTORY as LAST_HISTORY
+from history import beijing_config
 
 from core.config import Config, Fault, StepPolicy, save_config
 from core.direct import backfill_history, run_date
@@ -32,14 +34,14 @@ from core.registry import STEP_NAMES
 from orchbench.drivers import orchestrator_home, run_wrapped
 from orchbench.envs import ENVS, ROOT
 
-PARITY, PERMANENT = (dt.date(2026, 1, 12) + dt.timedelta(days=i) for i in range(2))
+PARITY, PERMANENT = (LAST_HISTORY + dt.timedelta(days=i) for i in range(1, 3))
 
 
 @pytest.fixture(scope="module")
 def parity(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The same date on two identical lakes: once direct, once through Prefect."""
     root = tmp_path_factory.mktemp("prefect_impl")
-    cfg = small_config(root / "prefect")
+    cfg = beijing_config(root / "prefect")
     backfill_history(cfg, FIRST, LAST_HISTORY, log=lambda _: None)
     direct_cfg = dataclasses.replace(cfg, home=root / "direct")
     shutil.copytree(cfg.home, direct_cfg.home)
