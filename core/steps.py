@@ -26,7 +26,7 @@ from typing import Any
 from core.config import Config
 from core.dates import date_range
 from core.drift import Windows, measure_drift
-from core.errors import ConfigError, InputDataError, StepFailed
+from core.errors import InputDataError, StepFailed
 from core.images import image_tag
 from core.lake import Lake, write_json
 from core.models import ModelStore
@@ -117,21 +117,12 @@ def transform_range(ctx: RunContext, start: dt.date, end: dt.date) -> dict[str, 
     return {"start": str(start), "end": str(end), **written}
 
 
-# dbt joins each station-hour to the hour before and the day before, no other lag.
-LAG_HOURS = (1, 24)
-
-
 def _transform_vars(ctx: RunContext) -> dict[str, Any]:
-    """dbt's vars for the run's dataset: its measured columns' ranges, and the lags."""
+    """dbt's vars for the run's dataset: its measured columns' ranges, and the lags
+    (core.dataset.DatasetProfile.lags; the container checks they are 1 h or 24 h)."""
     profile = ctx.cfg.profile
-    lags = {c: list(hours) for c, hours in profile.lags.items()}
-    unsupported = {c: h for c, h in lags.items() if any(x not in LAG_HOURS for x in h)}
-    if unsupported:
-        raise ConfigError(
-            f"Dataset {profile.name!r} asks for lags {unsupported} (hours); the transform "
-            "builds only 1 h and 24 h lags.",
-            "Keep every lag at 1 or 24 hours.")
-    return {"ranges": measurement_ranges(profile.columns), "lags": lags}
+    return {"ranges": measurement_ranges(profile.columns),
+            "lags": {c: list(hours) for c, hours in profile.lags.items()}}
 
 
 # ---------------------------------------------------------------------- check_drift

@@ -311,9 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="few repetitions, small sizes (about 20 minutes on 2 cores; "
                         "the full run takes 70)")
+    from benchmarks.plan import SCENARIOS
+
     p.add_argument("--scenario", "-s", action="append",
-                   help="only this scenario (repeatable): setup, load, chain, fanout, container, "
-                   "pipeline, served, failure")
+                   help=f"only this scenario (repeatable): {', '.join(SCENARIOS)}")
     p.add_argument("--orchestrator", "-o", action="append",
                    help="only this orchestrator (repeatable): prefect, airflow, dagster")
     p.add_argument("--out", type=Path, help="result file (default var/bench/results-*.json)")
