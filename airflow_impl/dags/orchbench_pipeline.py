@@ -41,7 +41,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from core.config import Config, load_config
 from core.registry import STEPS, Step
-from core.schedules import DAILY, WEEKLY_COLD
+from core.schedules import DAILY, EARLIEST, WEEKLY_COLD
 from core.task import RunParams, execute
 
 log = logging.getLogger("airflow.task")  # what Airflow shows as the task's log
@@ -102,7 +102,7 @@ def pipeline_dag(dag_id: str, schedule: str, force_cold: bool, doc: str) -> DAG:
     @dag(
         dag_id=dag_id,
         schedule=schedule,
-        start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        start_date=EARLIEST,
         catchup=False,
         max_active_runs=1,  # dates share the model store: one at a time, in order
         doc_md=doc,
