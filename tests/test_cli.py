@@ -128,6 +128,8 @@ def test_run_backfill_prints_the_uniform_result_for_each_date(tmp_path: Path) ->
     assert_clean_error(done, "failed at train: No refined data to train on before 2026-03-01",
                        "failed at train: No refined data to train on before 2026-03-02")
     assert done.returncode == 1
+    # ... and how to fix it: load the history first, without training (issue 10, item 8)
+    assert "orchbench history --start 2026-01-25 --end 2026-02-28" in done.stderr
     results = json.loads(done.stdout)
     assert [(r["logical_date"], r["status"]) for r in results] == [
         ("2026-03-01", "failed"), ("2026-03-02", "failed"), ("2026-03-03", "success")]
