@@ -40,14 +40,17 @@ from typing import Any
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import POLICIES, PolicyRun, policy_summary
 from core import steps
-from core.config import Config
+from core.config import Config, DriftConfig
 from core.dataset import DatasetProfile, built_in
 from core.dates import date_range
 from core.errors import InputDataError
+from orchbench.data import FIRST_DAILY
 
 DATASET = "beijing"
-HISTORY_START = dt.date(2013, 10, 11)
-FIRST_DAY = dt.date(2013, 11, 15)  # the first daily date: HISTORY_START + 35 days
+FIRST_DAY = FIRST_DAILY[DATASET]  # 2013-11-15, the demo's first daily date too
+# The drift windows' history (policy_config's default windows: 7 + 28 = 35 days).
+HISTORY_START = FIRST_DAY - dt.timedelta(
+    days=DriftConfig().current_days + DriftConfig().reference_days)
 
 
 def units(plan: Plan) -> int:

@@ -32,10 +32,6 @@ MARKER = ".orchbench-demo"
 DATASETS = ("synthetic", "beijing")
 DEFAULT_DAYS = {"synthetic": 21, "beijing": 28}
 DEFAULT_HOME = {"synthetic": Path("var/demo"), "beijing": Path("var/demo-beijing")}
-# Beijing: 35 days of history (the 7-day current and 28-day reference windows),
-# then the daily runs from the first day of the heating season. Chosen by a scan
-# of 2010-2014 for a window with one drift-caused cold start and warm days around it.
-BEIJING_FIRST_DAILY = dt.date(2013, 11, 15)
 
 
 @dataclass(frozen=True)
@@ -69,12 +65,14 @@ def plan(dataset: str, home: Path, days: int) -> Plan:
                     f"{cfg.data.drift_start}")
     if dataset == "beijing":
         from core.dataset import built_in
+        from orchbench.data import FIRST_DAILY
 
+        first_daily = FIRST_DAILY["beijing"]
         cfg = Config(home=home, dataset=built_in("beijing")).validate()
         history = cfg.drift.current_days + cfg.drift.reference_days
-        return Plan(cfg, BEIJING_FIRST_DAILY - dt.timedelta(days=history), BEIJING_FIRST_DAILY,
+        return Plan(cfg, first_daily - dt.timedelta(days=history), first_daily,
                     "real data, nothing injected: Beijing's heating season starts on "
-                    f"{BEIJING_FIRST_DAILY}; winter smog follows")
+                    f"{first_daily}; winter smog follows")
     raise ConfigError(f"There is no demo for dataset {dataset!r}.",
                       f"Choose one of: {', '.join(DATASETS)}.")
 
