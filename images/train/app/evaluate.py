@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from model import env, fail, load_columns, load_model, matrix, predict
+from model import env, fail, features_from_env, load_columns, load_model, matrix, predict
 
 
 def errors(forecast: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -33,7 +33,7 @@ def features_of(bundle: dict[str, Any]) -> list[str]:
     recorded = bundle.get("features")
     if recorded:
         return list(recorded)
-    return [f.strip() for f in env("FEATURES").split(",") if f.strip()]
+    return features_from_env()
 
 
 def main() -> int:
