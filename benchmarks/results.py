@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import stats
+from core.config import POLICIES  # the policy scenario's policies, in report order
 
 SCHEMA_VERSION = 1
 KIND = "orchbench-bench"
@@ -140,7 +141,6 @@ class PolicyRun:
     dataset: str = ""  # the dataset profile's name
 
 
-POLICIES = ("drift", "always_cold", "always_warm")  # core/config.POLICIES, in report order
 
 
 @dataclass
