@@ -1,4 +1,4 @@
-"""Run one pipeline date through Airflow: the driver entry of orchbench/drivers.py.
+"""Run one pipeline date through Airflow: the driver entry of infra/drivers.py.
 
     python -m airflow_impl.run --date D --run-id ID --config CONFIG.json --result OUT.json
         [--force-cold]

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from orchbench.envs import ENVS, ROOT
+from infra.envs import ENVS, ROOT
 
 PACKAGES = {
     "prefect": ["prefect"],

@@ -41,7 +41,7 @@ from benchmarks.plan import Bench, Plan
 from benchmarks.results import FailureCase
 from core.config import Config, Fault, StepPolicy, save_config
 from core.runner import LABEL_SESSION, LABEL_STEP, sweep
-from orchbench.envs import ENVS, ROOT
+from infra.envs import ENVS, ROOT
 
 SCENARIOS = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")
 WRAPPED = ("prefect", "airflow", "dagster")

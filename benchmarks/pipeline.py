@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks.fixtures import bench_day, fresh_home
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import Figure, Timeline, key
-from orchbench.envs import ENVS, ROOT
+from infra.envs import ENVS, ROOT
 
 # (orchestrator, variant, extra environment)
 IMPLEMENTATIONS: list[tuple[str, str, dict[str, str]]] = [

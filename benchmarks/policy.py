@@ -44,7 +44,7 @@ from core.config import Config, DriftConfig
 from core.dataset import DatasetProfile, built_in
 from core.dates import date_range
 from core.errors import InputDataError
-from orchbench.data import FIRST_DAILY
+from infra.data import FIRST_DAILY
 
 DATASET = "beijing"
 FIRST_DAY = FIRST_DAILY[DATASET]  # 2013-11-15, the demo's first daily date too
@@ -64,7 +64,7 @@ def daily_dates(plan: Plan) -> list[dt.date]:
 def profile(log: Callable[[str], None]) -> DatasetProfile:
     """The Beijing profile, reading the file `orchbench data get beijing` keeps (fetched
     now if it is not there yet)."""
-    from orchbench.data import get
+    from infra.data import get
 
     path = get(DATASET, log=log)
     return dataclasses.replace(built_in(DATASET), files=str(path))

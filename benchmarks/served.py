@@ -1,6 +1,6 @@
 """The orchestrators as a user deploys them locally: their UI stack, served runs, a dead worker.
 
-For each orchestrator, its stack (orchbench/stacks) is started twice on a fresh
+For each orchestrator, its stack (infra/stacks) is started twice on a fresh
 copy of the prepared history: once as installed ("default"), once with the
 settings a user tuning for latency would choose plus those that make it notice a
 dead worker quickly ("tuned"; each stack's knobs() and detection_knobs() say
@@ -34,8 +34,8 @@ from benchmarks.plan import Bench, Plan
 from benchmarks.results import FailureCase, Figure
 from core.config import Fault, load_config, save_config
 from core.runner import sweep
-from orchbench.stacks import RunningStack, Stack, StackSettings, stack
-from orchbench.stacks.base import free_ports
+from infra.stacks import RunningStack, Stack, StackSettings, stack
+from infra.stacks.base import free_ports
 
 KILL_EXPECTED = ("the orchestrator marks the step (or the run) failed soon after its worker "
                  "dies, and its container is stopped")

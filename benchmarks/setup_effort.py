@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks.environment import site_packages
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import Figure
-from orchbench.envs import ENVS, ROOT, uv
+from infra.envs import ENVS, ROOT, uv
 
 FRAMEWORKS = {"prefect": "prefect", "airflow": "airflow", "dagster": "dagster"}
 

@@ -107,8 +107,8 @@ def run_suite(plan: Plan, out: Path, command: str, log: Callable[[str], None]) -
 
 def _check_ready(plan: Plan) -> None:
     """Fail before measuring anything if an environment or image is missing."""
-    from orchbench.envs import ENVS
-    from orchbench.images import missing_images
+    from infra.envs import ENVS
+    from infra.images import missing_images
 
     for name in plan.orchestrators:
         if not ENVS[name].python.exists():

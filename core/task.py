@@ -53,7 +53,7 @@ def execute(name: str, params: RunParams, upstream: dict[str, Any] | None = None
 
 
 def driver_arguments(prog: str, doc: str | None, argv: list[str] | None = None) -> Namespace:
-    """The command line of every `<name>_impl.run` (the contract in orchbench/drivers.py):
+    """The command line of every `<name>_impl.run` (the contract in infra/drivers.py):
     --date --run-id --config --result [--force-cold]. `result` is a Path."""
     parser = ArgumentParser(prog=prog, description=doc)
     parser.add_argument("--date", required=True, help="logical date YYYY-MM-DD")

@@ -1,4 +1,4 @@
-"""Run one pipeline date as a Dagster job and write the uniform result (orchbench/drivers.py).
+"""Run one pipeline date as a Dagster job and write the uniform result (infra/drivers.py).
 
     python -m dagster_impl.run --date D --run-id ID --config CONFIG.json --result OUT.json
                                [--force-cold]

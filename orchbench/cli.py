@@ -28,14 +28,14 @@ def progress(line: str) -> None:
 
 # ------------------------------------------------------------------------- commands
 def cmd_setup(args: argparse.Namespace) -> int:
-    from orchbench.setup import setup
+    from infra.setup import setup
 
     setup(envs=args.env or None, images=not args.no_images, log=progress)
     return 0
 
 
 def cmd_images(args: argparse.Namespace) -> int:
-    from orchbench.images import build_images
+    from infra.images import build_images
 
     for result in build_images(args.names or None, force=args.force, progress=progress):
         state = f"built in {result.seconds:.1f} s" if result.built else "up to date"
@@ -92,7 +92,7 @@ def _run_one(name: str, cfg: Config, day: dt.date, args: argparse.Namespace) -> 
 
         return run_date(cfg, day, force_cold=args.force_cold, log=_indented,
                         container_log=container_log).to_dict()
-    from orchbench.drivers import run_wrapped
+    from infra.drivers import run_wrapped
 
     return run_wrapped(name, cfg, day.isoformat(), force_cold=args.force_cold,
                        log=_indented if args.verbose else _quiet)
@@ -142,7 +142,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from orchbench import data
+    from infra import data
 
     if args.data_command == "get":
         data.get(args.name, log=print, wheel=args.wheel)
@@ -236,8 +236,8 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     import subprocess
 
-    from orchbench.envs import ENVS
-    from orchbench.setup import setup
+    from infra.envs import ENVS
+    from infra.setup import setup
 
     setup(envs=None, images=True, browser=True, log=progress)
     command = [str(ENVS["base"].python), "-m", "pytest", *args.pytest_args]

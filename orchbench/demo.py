@@ -65,7 +65,7 @@ def plan(dataset: str, home: Path, days: int) -> Plan:
                     f"{cfg.data.drift_start}")
     if dataset == "beijing":
         from core.dataset import built_in
-        from orchbench.data import FIRST_DAILY
+        from infra.data import FIRST_DAILY
 
         first_daily = FIRST_DAILY["beijing"]
         cfg = Config(home=home, dataset=built_in("beijing")).validate()
@@ -80,7 +80,7 @@ def plan(dataset: str, home: Path, days: int) -> Plan:
 def demo(home: Path | None = None, days: int | None = None, log: Callable[[str], None] = print,
          dataset: str = "synthetic") -> int:
     from core.direct import backfill_history, run_date
-    from orchbench.setup import ensure_images
+    from infra.setup import ensure_images
     from orchbench.summary import table
 
     if dataset not in DATASETS:
@@ -91,7 +91,7 @@ def demo(home: Path | None = None, days: int | None = None, log: Callable[[str],
     if not 1 <= days <= 60:
         raise ConfigError(f"--days {days} is out of range.", "Give from 1 to 60 days.")
     if dataset != "synthetic":
-        from orchbench.data import get
+        from infra.data import get
 
         get(dataset, log)  # downloads once; a no-op when the file is there
     _fresh(home)

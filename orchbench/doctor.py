@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from core.errors import OrchbenchError
 from core.images import IMAGE_NAMES, image_tag
-from orchbench.envs import ENVS, version
+from infra.envs import ENVS, version
 
 
 def doctor(out: Callable[[str], None] = print) -> int:

@@ -159,12 +159,12 @@ def _run(orchestrator: str, cfg: Config, config: Path, home: Path, day: dt.date,
 
 def _through_orchestrator(name: str, cfg: Config, config: Path, home: Path, day: dt.date,
                           log: Log) -> dict[str, Any]:
-    from orchbench.stacks import stack
-    from orchbench.stacks.base import running_stack
+    from infra.stacks import stack
+    from infra.stacks.base import running_stack
 
     settings = running_stack(home, name)
     if settings is None:
-        from orchbench.drivers import run_wrapped
+        from infra.drivers import run_wrapped
 
         return run_wrapped(name, cfg, day.isoformat(), log=lambda _: None, config=config)
     st = stack(name)

@@ -9,7 +9,7 @@ Then the stack starts on 127.0.0.1 (its default port unless --port says
 otherwise), we wait until it answers, print the address and the login, and
 block until Ctrl-C, when every process the stack started is stopped. A taken
 port, or a second `ui` of the same kind on the same home, fails at once with a
-message naming the holder (orchbench/stacks/base.py).
+message naming the holder (infra/stacks/base.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from core.config import Config, DataConfig, DriftConfig, save_config
 from core.errors import ConfigError
-from orchbench.stacks import RunningStack, StackSettings, stack
+from infra.stacks import RunningStack, StackSettings, stack
 
 NAMES = ("prefect", "airflow", "dagster")
 FIRST = dt.date(2026, 1, 1)
@@ -45,7 +45,7 @@ def daily_dates(days: int) -> list[str]:
 def prepare(name: str, home: Path, days: int, log: Log) -> Path:
     """History and `days` pipeline runs through `name`'s driver, once per home."""
     from core.direct import backfill_history
-    from orchbench.drivers import run_wrapped
+    from infra.drivers import run_wrapped
 
     cfg = ui_config(home)
     config = save_config(cfg, home / "config.json")

@@ -41,7 +41,7 @@ def deployment(config: str | None = None, home: str | None = None) -> Any:
 def wait_for_api(timeout_s: float) -> None:
     """Block until PREFECT_API_URL answers: a Prefect client that never reached its
     server gives up at once, so a stack starting server and deployment together
-    (orchbench/stacks/prefect.py) has the deployment wait here."""
+    (infra/stacks/prefect.py) has the deployment wait here."""
     url = os.environ.get("PREFECT_API_URL")
     deadline = time.monotonic() + timeout_s
     while url and time.monotonic() < deadline:

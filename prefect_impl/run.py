@@ -1,4 +1,4 @@
-"""Driver entry point (contract in orchbench/drivers.py): one date through Prefect.
+"""Driver entry point (contract in infra/drivers.py): one date through Prefect.
 
 `python -m prefect_impl.run --date D --run-id ID --config CONFIG.json --result OUT.json
 [--force-cold]` runs the flow once against Prefect's ephemeral API (a temporary

@@ -26,7 +26,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="session")
 def base_image() -> str:
     """A small local image with python3, built offline if absent."""
-    from orchbench.images import ensure_base_image
+    from infra.images import ensure_base_image
 
     return ensure_base_image()
 

@@ -41,7 +41,7 @@ def beijing_config(home: Path) -> Config:
     import dataclasses
 
     from core.dataset import built_in
-    from orchbench.data import get
+    from infra.data import get
 
     get("beijing", log=lambda _: None)
     return dataclasses.replace(small_config(home), dataset=built_in("beijing")).validate()

@@ -1,7 +1,7 @@
 """The Airflow wrapper on real Airflow 3.3, real Docker, real dbt, Evidently and training.
 
 Airflow runs only in its own environment (.venvs/airflow): these tests drive it
-through orchbench.drivers.run_wrapped and through the airflow CLI and
+through infra.drivers.run_wrapped and through the airflow CLI and
 interpreter of that environment, never by importing it here. One small history
 is built per module and shared; each scenario runs its own logical date.
 """
@@ -26,8 +26,8 @@ from airflow_impl.run import DAG_FILE, airflow_environment
 from core.config import Config, Fault, StepPolicy
 from core.direct import backfill_history, run_date
 from core.models import ModelStore
-from orchbench.drivers import run_wrapped
-from orchbench.envs import ENVS, ROOT
+from infra.drivers import run_wrapped
+from infra.envs import ENVS, ROOT
 
 DAY = LAST_HISTORY + dt.timedelta(days=1)
 STEP_NAMES = ["ingest", "transform", "check_drift", "train", "evaluate"]

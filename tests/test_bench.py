@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks import results, stats
 from benchmarks.plan import ORCHESTRATORS
-from orchbench.envs import ENVS, ROOT
+from infra.envs import ENVS, ROOT
 
 ORCHBENCH = str(ENVS["base"].path / "bin" / "orchbench")
 FAILURES = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")

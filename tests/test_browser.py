@@ -32,10 +32,10 @@ from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from core.direct import backfill_history
-from orchbench.envs import ROOT
+from infra.envs import ROOT
+from infra.stacks import StackSettings, stack
+from infra.stacks.base import running_stack
 from orchbench.scenarios import next_date
-from orchbench.stacks import StackSettings, stack
-from orchbench.stacks.base import running_stack
 from orchbench.ui import FIRST, HISTORY_DAYS, ui_config
 
 SHOTS = ROOT / "docs" / "screenshots"

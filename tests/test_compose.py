@@ -28,8 +28,8 @@ from core.config import load_config
 from core.direct import backfill_history
 from core.images import IMAGE_NAMES, UI_IMAGE_NAMES, image_tag
 from core.schedules import SCHEDULES
-from orchbench.envs import uv
-from orchbench.images import build_images
+from infra.envs import uv
+from infra.images import build_images
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -1,6 +1,6 @@
 """The Dagster wrapper, end to end: real Dagster 1.13 (its own venv), real Docker.
 
-Tests drive Dagster only the way the CLI does, through orchbench.drivers.run_wrapped
+Tests drive Dagster only the way the CLI does, through infra.drivers.run_wrapped
 (a subprocess of .venvs/dagster), and read Dagster's own records with Dagster's
 API in that environment; Dagster is never imported here. One small history is
 built per module; each scenario then runs its own logical date.
@@ -27,8 +27,8 @@ from core.config import Config, Fault, StepPolicy
 from core.direct import backfill_history, run_date
 from core.models import ModelStore
 from core.registry import STEP_NAMES
-from orchbench.drivers import orchestrator_home, run_wrapped
-from orchbench.envs import ENVS, ROOT
+from infra.drivers import orchestrator_home, run_wrapped
+from infra.envs import ENVS, ROOT
 
 # Consecutive: a date whose day before has no data cannot be trained or scored.
 PARITY, PERMANENT, MULTIPROCESS, MISSING = (

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import orchbench.data as data
+import infra.data as data
 from core.config import Config
 from core.dataset import built_in, datasets_dir
 from core.errors import OrchbenchError

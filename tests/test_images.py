@@ -14,7 +14,7 @@ import pytest
 
 from core.errors import ConfigError, DockerUnavailable, OrchbenchError
 from core.images import IMAGE_NAMES, image_dir, image_files, image_tag
-from orchbench.images import BuildResult, build_images, missing_images
+from infra.images import BuildResult, build_images, missing_images
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUN_LABELS = {"orchbench.run_id": "test-images"}
@@ -115,7 +115,7 @@ def test_unknown_image_name_lists_the_valid_ones() -> None:
 def test_tags_need_no_docker_import() -> None:
     """The runner and the CLI compute tags on every call: that must stay cheap."""
     code = (
-        "import sys, core.images, orchbench.images; "
+        "import sys, core.images, infra.images; "
         "core.images.image_tag('transform'); print('docker' in sys.modules)"
     )
     out = subprocess.run(

@@ -31,8 +31,8 @@ from core.config import Config, Fault, StepPolicy, save_config
 from core.direct import backfill_history, run_date
 from core.models import ModelStore
 from core.registry import STEP_NAMES
-from orchbench.drivers import orchestrator_home, run_wrapped
-from orchbench.envs import ENVS, ROOT
+from infra.drivers import orchestrator_home, run_wrapped
+from infra.envs import ENVS, ROOT
 
 PARITY, PERMANENT = (LAST_HISTORY + dt.timedelta(days=i) for i in range(1, 3))
 

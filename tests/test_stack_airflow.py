@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import OrchbenchError
-from orchbench.stacks.airflow import EXTRA_PORTS, AirflowStack
-from orchbench.stacks.base import StackSettings, free_ports
+from infra.stacks.airflow import EXTRA_PORTS, AirflowStack
+from infra.stacks.base import StackSettings, free_ports
 
 
 def test_knobs_by_variant() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import OrchbenchError
-from orchbench.stacks.base import StackSettings
-from orchbench.stacks.dagster import DagsterStack
+from infra.stacks.base import StackSettings
+from infra.stacks.dagster import DagsterStack
 
 
 def test_knobs_and_instance_settings() -> None:

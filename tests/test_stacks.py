@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import OrchbenchError
-from orchbench.stacks import StackSettings, stack
-from orchbench.stacks.base import free_ports, lock_path, running_stack
+from infra.stacks import StackSettings, stack
+from infra.stacks.base import free_ports, lock_path, running_stack
 
 NAMES = ("prefect", "airflow", "dagster")
 

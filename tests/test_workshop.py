@@ -17,7 +17,7 @@ import pytest
 
 from core.config import save_config
 from core.direct import backfill_history
-from orchbench.envs import ENVS, ROOT
+from infra.envs import ENVS, ROOT
 from orchbench.ui import FIRST, HISTORY_DAYS, ui_config
 
 ORCHBENCH = str(ENVS["base"].path / "bin" / "orchbench")

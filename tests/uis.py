@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 
-from orchbench.envs import ENVS, ROOT
-from orchbench.stacks.base import free_ports
+from infra.envs import ENVS, ROOT
+from infra.stacks.base import free_ports
 
 ORCHBENCH = str(ENVS["base"].path / "bin" / "orchbench")
 

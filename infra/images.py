@@ -160,7 +160,7 @@ def _base_tarball() -> Path:
 
 
 def _ensure_mmdebstrap(progress: Progress) -> None:
-    from orchbench.debian import ensure_command
+    from infra.debian import ensure_command
 
     ensure_command("mmdebstrap", "mmdebstrap",
                    f"no {SLIM_BASE_IMAGE} image is present and none can be pulled, so a local "

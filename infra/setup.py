@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from orchbench.envs import ENVS, sync
+from infra.envs import ENVS, sync
 
 
 def setup(envs: Sequence[str] | None = None, images: bool = True, browser: bool = False,
@@ -23,13 +23,13 @@ def setup(envs: Sequence[str] | None = None, images: bool = True, browser: bool 
 
 def ensure_browser(log: Callable[[str], None] = print) -> str:
     """Debian's chromium, for the browser tests: no test tool may download a browser."""
-    from orchbench.debian import ensure_command
+    from infra.debian import ensure_command
 
     return ensure_command("chromium", "chromium", "the browser tests drive it", log)
 
 
 def ensure_images(log: Callable[[str], None] = print) -> None:
     """Build the workload images whose content tag is missing (a no-op when up to date)."""
-    from orchbench.images import build_images
+    from infra.images import build_images
 
     build_images(progress=lambda line: log(f"  {line}"))

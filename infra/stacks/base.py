@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import psutil
 
 from core.errors import OrchbenchError
-from orchbench.envs import ENVS, ROOT
+from infra.envs import ENVS, ROOT
 
 Log = Callable[[str], None]
 

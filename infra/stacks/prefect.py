@@ -30,8 +30,8 @@ from typing import Any
 import psutil
 
 from core.errors import OrchbenchError
-from orchbench.envs import ENVS
-from orchbench.stacks.base import (
+from infra.envs import ENVS
+from infra.stacks.base import (
     Command,
     Log,
     RunningStack,

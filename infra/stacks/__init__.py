@@ -6,22 +6,22 @@ base.py for what a stack is and why it is shaped so.
 
 from __future__ import annotations
 
-from orchbench.stacks.base import RunningStack, Stack, StackSettings
+from infra.stacks.base import RunningStack, Stack, StackSettings
 
 
 def stack(name: str) -> Stack:
     """The stack of orchestrator `name`, imported on demand (each module is light,
     but there is no reason to load three when one is asked for)."""
     if name == "prefect":
-        from orchbench.stacks.prefect import PrefectStack
+        from infra.stacks.prefect import PrefectStack
 
         return PrefectStack()
     if name == "airflow":
-        from orchbench.stacks.airflow import AirflowStack
+        from infra.stacks.airflow import AirflowStack
 
         return AirflowStack()
     if name == "dagster":
-        from orchbench.stacks.dagster import DagsterStack
+        from infra.stacks.dagster import DagsterStack
 
         return DagsterStack()
     raise KeyError(name)

@@ -42,8 +42,8 @@ import psutil
 
 from airflow_impl.run import airflow_environment
 from core.errors import OrchbenchError
-from orchbench.envs import ENVS
-from orchbench.stacks.base import (
+from infra.envs import ENVS
+from infra.stacks.base import (
     Command,
     Log,
     RunningStack,

@@ -42,7 +42,7 @@ import psutil
 
 from core.errors import OrchbenchError
 from core.registry import STEP_NAMES
-from orchbench.stacks.base import (
+from infra.stacks.base import (
     Command,
     RunningStack,
     RunStatus,
@@ -261,5 +261,5 @@ class DagsterStack(Stack):
                           {"query": query, "variables": variables or {}}, timeout_s=timeout_s)
         if reply.get("errors"):
             raise OrchbenchError(f"Dagster's GraphQL API: {reply['errors'][0].get('message')}",
-                                 "This is a bug in orchbench/stacks/dagster.py.")
+                                 "This is a bug in infra/stacks/dagster.py.")
         return dict(reply["data"])
