@@ -30,6 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from airflow_impl.settings import DAG_FILE, airflow_environment
 from core.config import load_config
 from core.dates import parse_date
 from core.lake import write_json
@@ -37,20 +38,7 @@ from core.registry import STEPS
 from core.result import RunResult, StepResult, now
 from core.task import driver_arguments
 
-DAGS = Path(__file__).resolve().parent / "dags"
-DAG_FILE = DAGS / "orchbench_pipeline.py"
 DAG_ID = "orchbench_pipeline"
-
-
-def airflow_environment(home: Path) -> dict[str, str]:
-    """Airflow's settings for an orchbench home: SQLite under it, our DAGs, no examples."""
-    airflow_home = (home / "orchestrators" / "airflow").resolve()
-    return {
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    }
 
 
 def migrate(airflow_home: Path) -> None:

@@ -22,7 +22,7 @@ from history import BEIJING_FIRST as FIRST
 from history import BEIJING_LAST_HISTORY as LAST_HISTORY
 from history import beijing_config
 
-from airflow_impl.run import DAG_FILE, airflow_environment
+from airflow_impl.settings import DAG_FILE, airflow_environment
 from core.config import Config, Fault, StepPolicy
 from core.direct import backfill_history, run_date
 from core.models import ModelStore

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 import psutil
 
-from airflow_impl.run import airflow_environment
+from airflow_impl.settings import airflow_environment
 from core.errors import OrchbenchError
 from infra.envs import ENVS
 from infra.stacks.base import (
