@@ -32,12 +32,25 @@ def base_image() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_containers_left_behind(docker_client: docker.DockerClient) -> Iterator[None]:
-    """Fail the session if any container this session started survives the tests."""
+def no_containers_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the session if any container this session started survives the tests.
+
+    Only a session that ran a slow test can have started one: the fast tier
+    (`-m "not slow"`) runs on a machine with no Docker at all, so it checks nothing."""
     yield
-    left = docker_client.containers.list(
-        all=True, filters={"label": f"orchbench.session={SESSION}"})
+    if not any(item.get_closest_marker("slow") for item in request.session.items):
+        return
+    client = docker.from_env()
+    left = client.containers.list(all=True, filters={"label": f"orchbench.session={SESSION}"})
     names = [f"{c.name} ({c.labels.get('orchbench.step')})" for c in left]
     for c in left:
         c.remove(force=True)
+    client.close()
     assert not left, f"orchbench containers left behind: {names}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for Docker is slow, whatever its module says."""
+    for item in items:
+        if {"docker_client", "base_image"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

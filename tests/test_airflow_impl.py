@@ -29,6 +29,8 @@ from core.models import ModelStore
 from infra.drivers import run_wrapped
 from infra.envs import ENVS, ROOT
 
+pytestmark = pytest.mark.slow  # real orchestrators and containers
+
 DAY = LAST_HISTORY + dt.timedelta(days=1)
 STEP_NAMES = ["ingest", "transform", "check_drift", "train", "evaluate"]
 AIRFLOW_BIN = ENVS["airflow"].path / "bin"

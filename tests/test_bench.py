@@ -17,6 +17,8 @@ from benchmarks import results, stats
 from benchmarks.plan import ORCHESTRATORS
 from infra.envs import ENVS, ROOT
 
+pytestmark = pytest.mark.slow  # real orchestrators and containers
+
 ORCHBENCH = str(ENVS["base"].path / "bin" / "orchbench")
 FAILURES = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")
 

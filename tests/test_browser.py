@@ -38,6 +38,8 @@ from infra.stacks.base import running_stack
 from orchbench.scenarios import next_date
 from orchbench.ui import FIRST, HISTORY_DAYS, ui_config
 
+pytestmark = pytest.mark.slow  # real orchestrators and containers
+
 SHOTS = ROOT / "docs" / "screenshots"
 RUN_MS = 300_000  # from the click on Run until the page shows the run finished
 SUCCEEDED = {"success", "completed"}  # Airflow/Dagster's and Prefect's words

@@ -83,6 +83,7 @@ def test_stopped_docker_daemon_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / "home" / "models").exists()
 
 
+@pytest.mark.slow
 def test_missing_image_says_how_to_build_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -94,6 +95,7 @@ def test_missing_image_says_how_to_build_it(
     assert code == 1 and "orchbench images build" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_doctor_reports_docker_images_and_four_environments() -> None:
     done = orchbench("doctor")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -102,6 +104,7 @@ def test_doctor_reports_docker_images_and_four_environments() -> None:
         assert needle in done.stdout
 
 
+@pytest.mark.slow
 def test_images_build_is_a_no_op_when_nothing_changed() -> None:
     done = orchbench("images", "build")
     assert done.returncode == 0, done.stderr
@@ -117,6 +120,7 @@ def test_test_command_passes_pytest_options_in_order(monkeypatch: pytest.MonkeyP
     assert seen["a"] == ["-q", "-k", "drift and not slow"]
 
 
+@pytest.mark.slow
 def test_run_backfill_prints_the_uniform_result_for_each_date(tmp_path: Path) -> None:
     """`orchbench run --start --end` on an empty lake, real containers: the first two
     dates cannot train (no earlier rows: the first day has no lags) and say so; the

@@ -223,6 +223,7 @@ def _leftovers(client: docker.DockerClient, compose: Compose) -> dict[str, list[
     }
 
 
+@pytest.mark.slow
 def test_compose_brings_up_three_uis_that_run_the_pipeline(tmp_path: Path) -> None:
     started = time.monotonic()
     build_images()  # the workload images the services start (no-op when built)

@@ -30,6 +30,8 @@ from core.registry import STEP_NAMES
 from infra.drivers import orchestrator_home, run_wrapped
 from infra.envs import ENVS, ROOT
 
+pytestmark = pytest.mark.slow  # real orchestrators and containers
+
 # Consecutive: a date whose day before has no data cannot be trained or scored.
 PARITY, PERMANENT, MULTIPROCESS, MISSING = (
     (LAST_HISTORY + dt.timedelta(days=i)).isoformat() for i in range(1, 5))

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from orchbench.demo import persistence_finding, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_demo_table_shows_every_kind_of_start(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "orchbench.cli", "demo", "--home",
                            str(tmp_path / "demo")], cwd=ROOT, capture_output=True, text=True,
@@ -48,6 +51,7 @@ def test_the_persistence_finding_is_stated_either_way() -> None:
     assert "not reported" in persistence_finding([], 2, "pm25")
 
 
+@pytest.mark.slow
 def test_beijing_demo_runs_real_days_with_skill_and_completeness(tmp_path: Path) -> None:
     """README's real-data command, on three of its days (the full 28 are quoted in the
     note of issue 10): the real file is fetched, the history built, every day runs."""

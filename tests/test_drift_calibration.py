@@ -3,8 +3,12 @@ detection delay), measured with real Evidently over 30 days and 5 seeds."""
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.drift_calibration import calibrate
 from core.config import DriftConfig
+
+pytestmark = pytest.mark.slow  # real Evidently over 30 days and 5 seeds (minutes)
 
 
 def test_calibration_targets() -> None:

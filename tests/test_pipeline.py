@@ -23,6 +23,8 @@ from core.direct import backfill_history, run_date
 from core.lake import Lake
 from core.models import ModelStore
 
+pytestmark = pytest.mark.slow  # real orchestrators and containers
+
 
 def run_days(cfg: Config, days: list[dt.date]) -> list:
     backfill_history(cfg, FIRST, LAST_HISTORY, log=lambda _: None)

@@ -34,6 +34,8 @@ from core.registry import STEP_NAMES
 from infra.drivers import orchestrator_home, run_wrapped
 from infra.envs import ENVS, ROOT
 
+pytestmark = pytest.mark.slow  # real orchestrators and containers
+
 PARITY, PERMANENT = (LAST_HISTORY + dt.timedelta(days=i) for i in range(1, 3))
 
 

@@ -55,12 +55,14 @@ def test_every_scenario_in_the_guide_is_a_command() -> None:
     assert in_guide == names
 
 
+@pytest.mark.slow
 def test_flaky_container_is_retried(home: Path) -> None:
     out = scenario("flaky-container", "dagster", home)
     assert "train: 2 attempts" in out
     assert current_model(home) is not None
 
 
+@pytest.mark.slow
 def test_hang_is_cut_by_the_timeout_and_keeps_the_model(home: Path) -> None:
     before = current_model(home)
     out = scenario("hang", "dagster", home)
@@ -68,6 +70,7 @@ def test_hang_is_cut_by_the_timeout_and_keeps_the_model(home: Path) -> None:
     assert current_model(home) == before
 
 
+@pytest.mark.slow
 def test_bad_rows_are_quarantined_with_reasons(home: Path) -> None:
     import pandas as pd
 
@@ -80,6 +83,7 @@ def test_bad_rows_are_quarantined_with_reasons(home: Path) -> None:
     assert len(reasons) >= 3
 
 
+@pytest.mark.slow
 def test_broken_file_fails_at_once_and_writes_nothing(home: Path) -> None:
     out = scenario("broken-file", "dagster", home)
     assert "ingest: 1 attempt" in out and "not a UTF-8" in out
@@ -87,6 +91,7 @@ def test_broken_file_fails_at_once_and_writes_nothing(home: Path) -> None:
     assert not list((home / "lake" / "raw").rglob(f"{day}*"))
 
 
+@pytest.mark.slow
 def test_strong_drift_orders_a_cold_start(home: Path) -> None:
     out = scenario("drift-strong", "direct", home)
     assert "cold (drift)" in out
