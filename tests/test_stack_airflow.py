@@ -16,8 +16,6 @@ from core.errors import OrchbenchError
 from infra.stacks.airflow import EXTRA_PORTS, AirflowStack
 from infra.stacks.base import StackSettings, free_ports
 
-pytestmark = pytest.mark.slow  # real orchestrators and containers
-
 
 def test_knobs_by_variant() -> None:
     st = AirflowStack()

@@ -14,8 +14,6 @@ from core.errors import OrchbenchError
 from infra.stacks.base import StackSettings
 from infra.stacks.dagster import DagsterStack
 
-pytestmark = pytest.mark.slow  # real orchestrators and containers
-
 
 def test_knobs_and_instance_settings() -> None:
     """default writes Dagster's defaults out (queue polled every 5 s, multiprocess);
