@@ -111,9 +111,13 @@ def write_parquet(frame: pd.DataFrame, target: Path) -> None:
         frame.to_parquet(tmp, index=False)
 
 
-def write_text(text: str, target: Path) -> None:
+def write_text(text: str, target: Path, *, encoding: str | None = None,
+               mode: int | None = None) -> None:
+    """mode: permission bits for the file (the temporary file is private, 0600, otherwise)."""
     with atomic_path(target) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding=encoding)
+        if mode is not None:
+            tmp.chmod(mode)
 
 
 def write_json(data: Any, target: Path) -> None:

@@ -37,6 +37,7 @@ SECONDARY_VARIANTS = frozenset({"tuned", "multiprocess", "detect"})
 
 
 def colour(orchestrator: str) -> str:
+    """The orchestrator's "#rrggbb" colour; an unknown name always gets the same fallback."""
     if orchestrator in COLOURS:
         return COLOURS[orchestrator]
     return FALLBACK_COLOURS[sum(map(ord, orchestrator)) % len(FALLBACK_COLOURS)]
@@ -245,6 +246,8 @@ class Span:
 
 @dataclass
 class Lane:
+    """One run's timeline: a title, the orchestrator's colour, its steps and wall seconds."""
+
     title: str
     colour: str
     spans: list[Span] = field(default_factory=list)

@@ -1,0 +1,84 @@
+"""Numbers and names as the report prints them, and the order implementations appear in.
+
+Every figure prints as "median unit [q1–q3] (n=…) ×r [lo–hi]"; "—" stands for a
+figure this run did not measure.
+"""
+
+from __future__ import annotations
+
+from benchmarks.report import svg
+from benchmarks.report.document import Text
+from benchmarks.results import Figure
+
+IMPLEMENTATIONS = ("direct", "prefect", "airflow", "dagster")
+ORCHESTRATOR_ORDER = ("direct", "docker", "prefect", "airflow", "dagster")
+VARIANT_ORDER = ("", "local", "default", "tuned", "detect", "in_process", "multiprocess")
+DIMENSIONS = ("setup", "latency", "failure")
+NONE = "—"
+
+
+def fmt_num(value: float | None, unit: str = "") -> str:
+    """A value in `unit`: whole counts (and unitless whole numbers) as integers, others
+    with few digits (svg.fmt); None as "—"."""
+    if value is None:
+        return NONE
+    if unit in {"count", "lines", ""} and float(value).is_integer():
+        return str(int(value))
+    return svg.fmt(value)
+
+
+def unit_suffix(unit: str) -> str:
+    """" MB" for "MB"; nothing for counts and unitless figures."""
+    return "" if unit in {"", "count"} else f" {unit}"
+
+
+def figure_texts(f: Figure | None, *, ratio: bool = True) -> list[Text]:
+    """"median unit [q1–q3] (n=…) ×r [lo–hi]" as styled runs; ["—"] without a median.
+
+    The ratio to the figure's baseline is left out when ratio is False or absent.
+    """
+    if f is None or f.median is None:
+        return [Text(NONE)]
+    out = [Text(fmt_num(f.median, f.unit) + unit_suffix(f.unit))]
+    n = len(f.samples)
+    if f.spread == "iqr" and f.low is not None and f.high is not None:
+        out.append(Text(f" [{fmt_num(f.low, f.unit)}–{fmt_num(f.high, f.unit)}] (n={n})",
+                        "spread"))
+    elif f.spread != "exact" and not (n == 1 and f.unit in {"lines", "count"}):
+        # one sample of a count (lines, packages, ports) is exact, not a small sample
+        out.append(Text(f" (n={n})", "spread"))
+    if ratio and f.ratio is not None:
+        out.append(Text(" " + ratio_text(f.ratio, f.ratio_low, f.ratio_high), "ratio"))
+    return out
+
+
+def ratio_text(r: float | None, lo: float | None = None, hi: float | None = None) -> str:
+    """"×r [lo–hi]", "×r" without an interval, "—" without a ratio."""
+    if r is None:
+        return NONE
+    if lo is None or hi is None:
+        return f"×{svg.fmt(r)}"
+    return f"×{svg.fmt(r)} [{svg.fmt(lo)}–{svg.fmt(hi)}]"
+
+
+def figure_plain(f: Figure | None) -> str:
+    """figure_texts without styles, as one string."""
+    return "".join(t.text for t in figure_texts(f))
+
+
+def order_key(orchestrator: str, variant: str) -> tuple[int, str, int, str]:
+    """Sort key: orchestrators and variants in the report's order, unknown ones last."""
+    o = (ORCHESTRATOR_ORDER.index(orchestrator) if orchestrator in ORCHESTRATOR_ORDER
+         else len(ORCHESTRATOR_ORDER))
+    v = VARIANT_ORDER.index(variant) if variant in VARIANT_ORDER else len(VARIANT_ORDER)
+    return o, orchestrator, v, variant
+
+
+def impl_label(orchestrator: str, variant: str) -> str:
+    """"dagster multiprocess"; the orchestrator alone without a variant."""
+    return f"{orchestrator} {variant}" if variant else orchestrator
+
+
+def is_secondary(variant: str) -> bool:
+    """Drawn dashed or faded: an orchestrator's second variant (tuned, multiprocess, …)."""
+    return variant in svg.SECONDARY_VARIANTS

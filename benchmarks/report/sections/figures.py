@@ -1,0 +1,21 @@
+"""All figures: every figure of the run with its raw samples, the appendix of the page."""
+
+from __future__ import annotations
+
+from benchmarks.report import svg
+from benchmarks.report.document import Block, Cell, Heading, Para, Row, Table
+from benchmarks.report.formatting import DIMENSIONS, figure_texts, order_key
+from benchmarks.results import ResultSet
+
+
+def all_figures_blocks(results: ResultSet) -> list[Block]:
+    """One row per figure, by dimension, scenario, implementation and metric."""
+    rows = [Row(f.key, [Cell.of(f.dimension), Cell([figure_texts(f)]),
+                        Cell.of(", ".join(map(svg.fmt, f.samples))), Cell.of(f.note)])
+            for f in sorted(results.figures, key=lambda f: (
+                DIMENSIONS.index(f.dimension) if f.dimension in DIMENSIONS else 9,
+                f.scenario, *order_key(f.orchestrator, f.variant), f.metric))]
+    return [Heading(2, "All figures", "figures"),
+            Para("Every figure of the run with its raw samples (scenario/orchestrator/variant/"
+                 "metric)."),
+            Table(["figure", "dimension", "median [q1–q3] (n) ratio", "samples", "note"], rows)]

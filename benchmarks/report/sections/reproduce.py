@@ -1,0 +1,50 @@
+"""How to reproduce the run (commands, plan, the environment as recorded) and the caveats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.report.document import Block, Bullets, Cell, Code, Heading, Para, Row, Table
+from benchmarks.report.sections.header import flatten
+from benchmarks.results import ResultSet
+
+FIXED_CAVEATS = (
+    "The machine may be shared and has few cores: absolute times are noisy; compare ratios "
+    "and orders of magnitude, and rerun on your own machine before deciding.",
+    "Every orchestrator keeps its metadata in a local SQLite database (its default for a "
+    "laptop); a production set-up with PostgreSQL and separate workers has other latencies.",
+    "Dagster is measured with its in_process executor (one process, ops in series) and its "
+    "default multiprocess executor (a subprocess per op): the executor dominates its "
+    "per-task overhead.",
+    "Airflow's local runs use `dag.test()`, which runs tasks serially in one process; its "
+    "served mode (scheduler and executor running) is measured separately.",
+    "First-run figures include one-time work: creating the metadata database, Prefect's "
+    "temporary API server, import caches. Later runs are what a running deployment sees.",
+)
+
+
+def reproduce_section(results: ResultSet) -> list[Block]:
+    """Commands, plan settings, every environment key as recorded, then the run's notes
+    and FIXED_CAVEATS as the caveats."""
+    commands = [results.command] if results.command else []
+    commands += ["./orchbench.sh bench --quick    # or without --quick for the full run",
+                 "./orchbench.sh report           # writes report.html, report.md, results.json",
+                 "./orchbench.sh report --compare A.json B.json"]
+    settings = ", ".join(f"{k}={_short(v)}" for k, v in results.settings.items())
+    caveats = [*results.notes, *FIXED_CAVEATS]
+    env_rows = [Row(k, [Cell.of(v)]) for k, v in flatten(results.environment).items()]
+    return [Heading(2, "Reproduce", "reproduce"),
+            Para("This run was made with the first command; the others rerun it and render "
+                 "the report:"),
+            Code("\n".join(dict.fromkeys(commands))),
+            Para(f"Plan: {settings or 'not recorded'}"),
+            Heading(3, "Environment, as recorded"),
+            Table(["", "value"], env_rows),
+            Heading(2, "Caveats", "caveats"),
+            Bullets(caveats)]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
