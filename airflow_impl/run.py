@@ -31,14 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from airflow_impl.settings import DAG_FILE, airflow_environment
-from core.config import load_config
-from core.dates import parse_date
+from core.errors import StepError
 from core.lake import write_json
-from core.registry import STEPS
-from core.result import RunResult, StepResult, now
-from core.task import driver_arguments
-
-DAG_ID = "orchbench_pipeline"
+from core.registry import DECISION_STEP, METRICS_STEP, STEPS
+from core.result import RunResult, StepResult, error_file, now, read_step_error
+from core.runner import unwind_on_signals
+from core.task import driver_arguments, logical_date, run_config
 
 
 def migrate(airflow_home: Path) -> None:
@@ -79,17 +77,24 @@ class AttemptLogs(logging.Handler):
                 "event": record.getMessage(),
             })
 
-    def error(self, task_id: str, try_number: int) -> str | None:
+    def last_error(self, task_id: str, try_number: int) -> str | None:
+        """The attempt's last error-level line of the task's log, whole: what Airflow
+        shows of a failure the step itself left no record of (read_result)."""
         errors = [r["event"] for r in self.lines.get((task_id, try_number), [])
                   if r["level"] == "error" and r["logger"] == "airflow.task"]
-        return errors[-1].split(" failed: ", 1)[-1] if errors else None
+        return errors[-1] if errors else None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = driver_arguments("python -m airflow_impl.run", __doc__, argv)
+    # SIGINT (what the CLI sends when it is stopped) and SIGTERM unwind like Ctrl-C,
+    # in every thread: the running step's container is stopped and removed.
+    unwind_on_signals()
     config = str(Path(args.config).resolve())
-    cfg = load_config(Path(config))
-    day = parse_date(args.date)
+    # Once per process, in core.task: the DAG file's parse and the tasks that dag.test()
+    # runs in this process get this same Config (run_config) and date (logical_date).
+    cfg = run_config(config)
+    day = logical_date(args.date)
 
     os.environ.update(airflow_environment(cfg.home), ORCHBENCH_CONFIG=config)
     migrate(Path(os.environ["AIRFLOW_HOME"]))
@@ -110,15 +115,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         logging.getLogger().removeHandler(attempts)
-    result = read_result(dag_run, args.run_id, day, attempts, airflow.__version__)
+    result = read_result(dag_run, args.run_id, day, attempts, airflow.__version__, cfg.home)
     write_json(result.to_dict(), args.result)
     write_json(result.to_dict(), cfg.home / "runs" / f"{day}-{args.run_id}.json")
     return 0
 
 
 def read_result(dag_run: Any, run_id: str, day: dt.date, attempts: AttemptLogs,
-                version: str) -> RunResult:
-    """The uniform result from Airflow's records: task instances, their earlier tries, XCom."""
+                version: str, home: Path) -> RunResult:
+    """The uniform result from Airflow's records: task instances, their earlier tries, XCom.
+
+    A failed step's error is the StepError its task left in `home`
+    (core.result.error_file); without one (the task was stopped by Airflow, e.g. its
+    execution_timeout, or failed before core ran) it is the last error line of the
+    task's final attempt, or the task's state."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.taskinstancehistory import TaskInstanceHistory
     from airflow.models.xcom import XComModel
@@ -157,16 +167,18 @@ def read_result(dag_run: Any, run_id: str, day: dt.date, attempts: AttemptLogs,
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
                 if record.status == "failed":
-                    record.error = attempts.error(spec.name, ti.try_number) or f"task {ti.state}"
+                    record.fail(read_step_error(error_file(home, run_id, spec.name))
+                                or StepError.recorded_by(
+                                    "airflow", attempts.last_error(spec.name, ti.try_number)
+                                    or f"task {ti.state}"))
             result.steps.append(record)
         outputs = {x.task_id: XComModel.deserialize_value(x) for x in session.scalars(
             XComModel.get_many(run_id=dag_run.run_id, key="return_value",
                                dag_ids=dag_run.dag_id))}
-    result.decision = outputs.get("check_drift")
-    result.metrics = outputs.get("evaluate")
+    result.decision = outputs.get(DECISION_STEP)
+    result.metrics = outputs.get(METRICS_STEP)
     result.status = "success" if dag_run.state == "success" else "failed"
-    failed = next((s for s in result.steps if s.status == "failed"), None)
-    result.error = f"{failed.name}: {failed.error}" if failed else None
+    result.error = result.error_from_steps()
     ran = [s for s in result.steps if s.queued]
     result.started = ran[0].queued if ran else None
     result.ended = iso(dag_run.end_date) or now()

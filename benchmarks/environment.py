@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from core.docker_client import docker_client
 from infra.envs import ENVS, ROOT
 
 PACKAGES = {
@@ -46,9 +47,7 @@ def site_packages(env_path: Path) -> Path | None:
 
 def docker_versions() -> dict[str, str]:
     try:
-        import docker
-
-        client = docker.from_env(timeout=5)
+        client = docker_client(timeout=5)
         version = client.version()
         client.close()
         return {"docker_engine": version.get("Version", "?"),
@@ -60,9 +59,7 @@ def docker_versions() -> dict[str, str]:
 
 def _storage_driver() -> str:
     try:
-        import docker
-
-        client = docker.from_env(timeout=5)
+        client = docker_client(timeout=5)
         driver = client.info().get("Driver", "?")
         client.close()
         return str(driver)

@@ -15,6 +15,11 @@ local mode no server or scheduler outlives it, so the question is whether the
 orchestrator's own record (its SQLite metadata, read directly and read-only)
 ever reaches a final state, and what is left running.
 
+The scenarios are core/faults.py's catalogue (shared with the workshop's
+exercises), under the benchmark's names, with the benchmark's step policies.
+What a run reports is read as data: the failing step's StepError (core/errors.py,
+in the uniform result's StepResult.failure), never parsed back out of its text.
+
 Runs in .venv and imports no orchestrator: it reads their SQLite files with the
 standard library's sqlite3.
 """
@@ -26,7 +31,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -39,21 +43,38 @@ from typing import Any
 from benchmarks.fixtures import CONFIG_FILE, bench_day, fresh_home, home_config
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import FailureCase
-from core.config import Config, Fault, StepPolicy, save_config
+from core import faults
+from core.config import Config, StepPolicy, save_config
+from core.docker_client import docker_client
+from core.errors import StepError
+from core.names import BASELINES, ORCHESTRATORS
+from core.registry import CONTAINER_STEPS
+from core.result import step_failure
 from core.runner import LABEL_SESSION, LABEL_STEP, sweep
+from infra import process
 from infra.envs import ENVS, ROOT
 
-SCENARIOS = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")
-WRAPPED = ("prefect", "airflow", "dagster")
 VARIANT = "local"
-STEP = "transform"  # the failing step: the first container step
+STEP = CONTAINER_STEPS[0]  # the failing step: the first container step (transform)
 TIMEOUT_S = 10.0  # container steps: a hang is cut after this
 RETRIES = 1
 RETRY_DELAY_S = 0.5
 KILLED_TIMEOUT_S = 600.0  # long, so only the kill can end the hung step
 RUN_TIMEOUT_S = 900.0  # a run that takes longer is a broken benchmark, not a data point
 CONTAINER_WAIT_S = 300.0  # how long `killed` waits for the transform container to start
-NO_DOCKER = "unix:///nonexistent/docker.sock"
+
+# The benchmark's scenarios: core/faults.py's catalogue under the benchmark's names
+# (report and tests use them), at the failing step STEP and with the hang cut at
+# TIMEOUT_S. The step policies of every step are scenario_config's.
+SCENARIOS: dict[str, faults.FaultScenario] = {
+    "transient": faults.TRANSIENT.on(STEP),
+    "always_fails": faults.ALWAYS_FAILS.on(STEP),
+    "hang": faults.HANG.on(STEP, retries=RETRIES, retry_delay_s=RETRY_DELAY_S,
+                           timeout_s=TIMEOUT_S),
+    "killed": faults.KILLED.on(STEP, timeout_s=KILLED_TIMEOUT_S),
+    "bad_input": faults.BROKEN_FILE,
+    "docker_down": faults.DOCKER_DOWN.on(STEP),
+}
 
 EXPECTED = {
     "transient": "retries the failed transform once: run succeeds, transform attempts 2",
@@ -85,11 +106,12 @@ class Outcome:
     lake_intact: bool
     model_intact: bool
     detail: str
+    error: StepError | None = None  # the failing step's, as the implementation reported it
 
 
 # ------------------------------------------------------------------------ entry points
 def implementations(plan: Plan) -> list[str]:
-    return ["direct", *(n for n in plan.orchestrators if n in WRAPPED)]
+    return [BASELINES[0], *(n for n in plan.orchestrators if n in ORCHESTRATORS)]
 
 
 def units(plan: Plan) -> int:
@@ -107,9 +129,7 @@ def matrix(bench: Bench, cases: list[tuple[str, str]]) -> None:
     Each repetition's containers carry their own session label, recorded in
     bench.cache["failure_sessions"], so a caller can check that none survived.
     """
-    import docker
-
-    client = docker.from_env()
+    client = docker_client()
     prefix = f"{os.environ.get('ORCHBENCH_SESSION') or 'bench'}-fail-{uuid.uuid4().hex[:6]}"
     sessions: list[str] = bench.cache.setdefault("failure_sessions", [])
     try:
@@ -149,31 +169,15 @@ def _measure(bench: Bench, client: Any, scenario: str, name: str, label: str,
 
 # ----------------------------------------------------------------------------- configs
 def scenario_config(cfg: Config, scenario: str, home: Path, day: str) -> Config:
-    """The history's config with the bench's step policies and the scenario's fault."""
+    """The history's config with the bench's step policies and the scenario's fault
+    (SCENARIOS[scenario].apply: core/faults.py)."""
     # Only the hang is cut at TIMEOUT_S: a real dbt run takes 4 s on an idle machine but
     # passed 10 s on these shared 2 cores (load 20), which would turn every healthy
     # attempt into a timeout and measure the machine instead of the orchestrator.
     steps = {name: StepPolicy(retries=RETRIES, retry_delay_s=RETRY_DELAY_S, timeout_s=120.0)
              for name in cfg.steps}
-    faults: dict[str, Fault] = {}
-    data = cfg.data
-    if scenario == "transient":
-        faults[STEP] = Fault(fail_times=1)
-    elif scenario == "always_fails":
-        faults[STEP] = Fault(fail_times=99)
-    elif scenario == "hang":
-        faults[STEP] = Fault(hang_seconds=300)
-        steps[STEP] = dataclasses.replace(steps[STEP], timeout_s=TIMEOUT_S)
-    elif scenario == "killed":
-        faults[STEP] = Fault(hang_seconds=300)
-        steps[STEP] = dataclasses.replace(steps[STEP], timeout_s=KILLED_TIMEOUT_S)
-    elif scenario == "bad_input":
-        delivery = home / "delivery"
-        delivery.mkdir(parents=True, exist_ok=True)
-        # Not text at all: a PNG header and random bytes, as a wrong export would give.
-        (delivery / f"{day}.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2048))
-        data = dataclasses.replace(data, source="csv", csv_dir=str(delivery))
-    return dataclasses.replace(cfg, home=home, steps=steps, faults=faults, data=data).validate()
+    cfg = dataclasses.replace(cfg, home=home, steps=steps)
+    return SCENARIOS[scenario].apply(cfg, day, home)
 
 
 # ------------------------------------------------------------------------ plain runs
@@ -188,8 +192,7 @@ def _environment(session: str, scenario: str) -> dict[str, str]:
         env.pop(key, None)
     env["ORCHBENCH_SESSION"] = session
     env["PYTHONUNBUFFERED"] = "1"
-    if scenario == "docker_down":
-        env["DOCKER_HOST"] = NO_DOCKER
+    env.update(SCENARIOS[scenario].environment)  # docker_down: a socket nobody listens on
     return env
 
 
@@ -210,24 +213,29 @@ def _plain(bench: Bench, client: Any, scenario: str, name: str, home: Path, sess
         return Outcome(False, "error", seconds, None, left, _lake_intact(home, lake_before),
                        False, f"no result (exit {done.returncode}): {_head(done.stderr[-400:])}")
     status = str(result.get("status"))
-    counted = "ingest" if scenario == "bad_input" else STEP
+    counted = SCENARIOS[scenario].step or STEP  # the step the scenario breaks (bad input: ingest)
     step = next((s for s in result.get("steps", []) if s["name"] == counted), {})
     attempts = int(step["attempts"]) if "attempts" in step else None
     want = "success" if scenario == "transient" else "failed"
     lake_ok, lake_note = _lake_check(home, lake_before, day, scenario)
     model_ok = _model_intact(home, model_before, succeeded=status == "success")
+    failed = next((s for s in result.get("steps", []) if s.get("status") == "failed"), None)
+    error = step_failure(failed) if failed else None
     if status == "success":
         version = (result.get("metrics") or {}).get("version")
         detail = f"succeeded; {STEP} attempts {attempts}; model {version}"
-    else:
-        detail = summary(str(result.get("error") or "failed without an error message"), home)
+    elif failed is not None and error is not None:
+        detail = summary(failed["name"], error, home)
+    else:  # no step failed (the run failed before any), or a result without `failure`
+        detail = _head(str(result.get("error") or "failed without an error message")
+                       .replace(str(home), "HOME"))
     span = _span(step)
     if span is not None:
         detail += f"; {counted} recorded {attempts} attempt(s) over {span:.1f} s"
     if lake_note:
         detail += f"; {lake_note}"
     return Outcome(status == want, status, round(seconds, 3), attempts, left, lake_ok,
-                   model_ok, detail)
+                   model_ok, detail, error)
 
 
 def _span(step: dict[str, Any]) -> float | None:
@@ -245,31 +253,28 @@ def _span(step: dict[str, Any]) -> float | None:
 def _killed(bench: Bench, client: Any, name: str, home: Path, session: str,
             label: str) -> Outcome:
     """SIGKILL the step-executing process mid-transform and watch the orchestrator's record."""
-    import psutil
-
     day = bench_day(bench)
     lake_before, model_before = _lake_snapshot(home), _model_bytes(home)
     logs = bench.workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / f"{label}.out").open("w") as out, (logs / f"{label}.err").open("w") as err:
         # Its own process group: whatever the killed process leaves (Prefect's
-        # temporary server, say) can be ended afterwards by this group's id.
-        proc = subprocess.Popen(_command(name, home, day), cwd=ROOT,
-                                env=_environment(session, "killed"), stdout=out, stderr=err,
-                                start_new_session=True)
+        # temporary server, say) can be ended afterwards with the run's tree.
+        proc = process.spawn(_command(name, home, day), cwd=ROOT,
+                             env=_environment(session, "killed"), stdout=out, stderr=err)
         try:
             if not _wait_for_container(client, session, proc):
                 raise RuntimeError(f"no running {STEP} container within {CONTAINER_WAIT_S:g} s "
                                    f"(exit {proc.poll()}); see {logs / label}.err")
-            victim = proc.pid if name == "direct" else _driver_pid(psutil, proc.pid, name)
+            victim = proc.pid if name == "direct" else _driver_pid(proc.pid, name)
             os.kill(victim, signal.SIGKILL)
             killed_at = time.monotonic()
             state, seconds, task_state = _watch_record(name, home, killed_at,
                                                        bench.plan.local_kill_grace_s)
             left = _count(client, session)
-            survivors = _alive(psutil, proc.pid)
+            survivors = process.survivors(process.group(proc.pid))
         finally:
-            _end_group(proc)
+            process.stop_tree(proc, grace_s=0, sig=signal.SIGKILL)
     swept = sweep(session=session, client=client)
     remaining = _count(client, session)
     noticed = state in FINAL_FAILED
@@ -295,40 +300,13 @@ def _wait_for_container(client: Any, session: str, proc: subprocess.Popen) -> bo
     return False
 
 
-def _driver_pid(psutil: Any, cli_pid: int, name: str) -> int:
+def _driver_pid(cli_pid: int, name: str) -> int:
     """The `<name>_impl.run` child of the CLI: the process that executes the steps."""
     wanted = f"{name}_impl.run"
-    for child in psutil.Process(cli_pid).children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            if wanted in child.cmdline():
-                return int(child.pid)
-    raise RuntimeError(f"no {wanted} process under the CLI (pid {cli_pid})")
-
-
-def _alive(psutil: Any, cli_pid: int) -> list[str]:
-    """What still runs in the run's process group (the CLI's new session) after the kill."""
-    names = []
-    for p in psutil.process_iter(["pid"]):
-        with contextlib.suppress(psutil.Error, ProcessLookupError):
-            if os.getpgid(p.info["pid"]) == cli_pid and p.status() != psutil.STATUS_ZOMBIE:
-                names.append(_describe(p.cmdline()))
-    return names
-
-
-def _describe(cmdline: list[str]) -> str:
-    """A short name for a process: `-m module`, a script's name, or the program."""
-    if "-m" in cmdline[:-1]:
-        return cmdline[cmdline.index("-m") + 1]
-    script = next((Path(a).name for a in cmdline[1:2] if not a.startswith("-")), "")
-    return " ".join(a for a in (Path(cmdline[0]).name if cmdline else "?", script) if a)
-
-
-def _end_group(proc: subprocess.Popen) -> None:
-    """End every process of the run's own process group (ours: started with a new session)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=30)
+    found = process.find_descendant(cli_pid, wanted)
+    if found is None:
+        raise RuntimeError(f"no {wanted} process under the CLI (pid {cli_pid})")
+    return int(found.pid)
 
 
 def _watch_record(name: str, home: Path, since: float,
@@ -461,8 +439,6 @@ def verify(before: Snapshot, home: Path, *, succeeded: bool) -> tuple[bool, bool
 
 
 def count_containers(session: str, step: str | None = None) -> int:
-    from core.runner import docker_client
-
     client = docker_client()
     try:
         return _count(client, session, step)
@@ -484,23 +460,20 @@ def _keep_log(bench: Bench, label: str, stdout: str, stderr: str) -> None:
     (logs / f"{label}.err").write_text(stderr)
 
 
-_OUTCOME = re.compile(r"(exited with code \d+|did not finish within \S+ s)")
-_FIX = re.compile(r" (Raise the step's timeout|Read the log above).*$")  # core.errors' fixes
+def summary(step: str, error: StepError, home: Path) -> str:
+    """One line from a failed step's StepError (core/errors.py), for the report's
+    `detail`: a container's outcome and last log line, or the error's text.
 
-
-def summary(error: str, home: Path) -> str:
-    """One line from a run's error: a container error's long command is replaced by its
-    outcome and last log line; whatever the orchestrator put in front of it stays."""
-    error = error.replace(str(home), "HOME")
-    step, _, message = error.partition(": ")
-    found = _OUTCOME.search(message)
-    if "Container " not in message or not found:
-        return _head(error)
-    framing = message.split("Container ", 1)[0].strip()
-    lines = [line.strip() for line in message.split("Last log lines:", 1)[-1].splitlines()
-             if line.strip()]
-    last = _FIX.sub("", lines[-1])[:120] if lines else "(no output)"
-    return f"{step}: {framing + ' ' if framing else ''}container {found.group(1)}; last log: {last}"
+    "transform: container exited with code 3; last log: …"
+    "transform: container did not finish within 10 s and was killed and removed; last log: …"
+    "ingest: HOME/broken-input/D.csv is not a UTF-8 text file, so …" (first line, ≤200)
+    """
+    outcome = error.outcome
+    if outcome is not None:
+        last = next((line.strip() for line in reversed(error.log_tail or []) if line.strip()),
+                    "(no output)")
+        return f"{step}: container {outcome}; last log: {last.replace(str(home), 'HOME')[:120]}"
+    return _head(f"{step}: {error.text}".replace(str(home), "HOME"))
 
 
 def _head(text: str, limit: int = 200) -> str:
@@ -516,6 +489,8 @@ def _case(scenario: str, name: str, outcomes: list[Outcome]) -> FailureCase:
     if len(attempts) > 1:
         details.append(f"attempts differed between repetitions: {sorted(attempts, key=str)}")
     known = [a for a in attempts if a is not None]
+    errors = [o.error for o in outcomes if o.error is not None]
+    codes = {e.exit_code for e in errors if e.exit_code is not None}
     return FailureCase(
         scenario=scenario, orchestrator=name, variant=VARIANT, expected=EXPECTED[scenario],
         noticed=all(o.noticed for o in outcomes), final_state="|".join(states),
@@ -524,4 +499,6 @@ def _case(scenario: str, name: str, outcomes: list[Outcome]) -> FailureCase:
         containers_left=max(o.containers_left for o in outcomes),
         lake_intact=all(o.lake_intact for o in outcomes),
         model_intact=all(o.model_intact for o in outcomes),
-        detail=" / ".join(details))
+        detail=" / ".join(details),
+        error_kind="|".join(sorted({e.kind for e in errors})) or None,
+        exit_code=codes.pop() if len(codes) == 1 else None)

@@ -23,7 +23,6 @@ What each figure means, and why it is measured that way:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -40,6 +39,7 @@ from benchmarks import stats
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import ChainPoint, Figure, key
 from core.errors import OrchbenchError
+from infra import process
 
 REPO = Path(__file__).resolve().parent.parent
 DIMENSION = "latency"
@@ -80,13 +80,6 @@ def probe_command(orchestrator: str, command: str, out: Path, workdir: Path,
             "--out", str(out), "--workdir", str(workdir), *extra]
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    """A probe's children (Prefect's temporary server, Dagster's step processes) die with it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 def run_probe(orchestrator: str, command: str, workdir: Path, extra: list[str],
               timeout_s: float) -> ProbeRun:
     """Run one probe process and return its JSON; a failure says which probe and why."""
@@ -95,19 +88,19 @@ def run_probe(orchestrator: str, command: str, workdir: Path, extra: list[str],
     out.unlink(missing_ok=True)
     argv = probe_command(orchestrator, command, out, workdir, extra)
     log_path = workdir / f"{command}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("VIRTUAL_ENV", None)
     with log_path.open("w") as log:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        proc = process.spawn(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, text=True)
         try:
             code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            # A probe's children (Prefect's temporary server, Dagster's step processes)
+            # go with it; a probe has nothing to clean up, so no grace.
+            process.stop_tree(proc, grace_s=0, sig=signal.SIGKILL)
             code = None
         except BaseException:  # Ctrl-C or SIGTERM: the probe's own session would outlive us
-            _kill_group(proc)
+            process.stop_tree(proc, grace_s=0, sig=signal.SIGKILL)
             raise
         wall = time.perf_counter() - t0
     if code != 0 or not out.exists():

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.results import ResultSet
+from core.names import ORCHESTRATORS  # the default of Plan.orchestrators
 
-ORCHESTRATORS = ("prefect", "airflow", "dagster")
-# direct (plain Python) and docker (a raw `docker run`) are baselines: always measured.
-BASELINES = ("direct", "docker")
+# The baselines, direct (plain Python) and docker (a raw `docker run`), are
+# core.names.BASELINES: always measured.
 SCENARIOS = ("setup", "load", "chain", "fanout", "container", "pipeline", "served", "failure",
              "policy")
 

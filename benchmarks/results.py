@@ -118,7 +118,13 @@ class FailureCase:
     containers_left: int
     lake_intact: bool
     model_intact: bool
-    detail: str = ""
+    detail: str = ""  # the human text the report shows (benchmarks/failure.py summary)
+    # The failing step's error as data (core.errors.StepError), beside `detail`: its kind
+    # ("container_exit", "timeout", "bad_input", "docker_unavailable", …; "|"-joined
+    # when repetitions differ) and the container's exit code. None: the run succeeded,
+    # or it left no step error (a killed run). Absent in files written before them.
+    error_kind: str | None = None
+    exit_code: int | None = None
 
 
 @dataclass

@@ -26,9 +26,10 @@ from pathlib import Path
 from benchmarks.environment import site_packages
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import Figure
+from core.names import ORCHESTRATORS
 from infra.envs import ENVS, ROOT, uv
 
-FRAMEWORKS = {"prefect": "prefect", "airflow": "airflow", "dagster": "dagster"}
+FRAMEWORKS = {name: name for name in ORCHESTRATORS}  # wrapper → the package it imports
 
 
 def wrapper_files(name: str) -> list[Path]:

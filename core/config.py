@@ -21,9 +21,12 @@ from core.dataset import DatasetProfile
 from core.dataset import from_dict as dataset_from_dict
 from core.errors import ConfigError
 
+# The steps, their default policies and the policy type are the registry's (re-exported
+# here: a config file's [steps.<name>] tables are StepPolicy values).
+from core.registry import CONTAINER_STEPS, STEPS, StepPolicy
+
 DRIFT_LEVELS = ("none", "mild", "strong")
 POLICIES = ("drift", "always_cold", "always_warm")  # core/policy.py
-CONTAINER_STEPS = ("transform", "train", "evaluate")  # where faults can be injected
 
 
 @dataclass(frozen=True)
@@ -119,23 +122,6 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class StepPolicy:
-    """Retry and timeout policy of one step; the wrappers translate it to their idiom."""
-
-    retries: int = 0
-    retry_delay_s: float = 2.0
-    timeout_s: float = 300.0
-
-    def validate(self, step: str) -> None:
-        if self.retries < 0:
-            _bad(f"steps.{step}.retries", self.retries, "0 or more")
-        if self.retry_delay_s < 0:
-            _bad(f"steps.{step}.retry_delay_s", self.retry_delay_s, "0 or more seconds")
-        if self.timeout_s <= 0:
-            _bad(f"steps.{step}.timeout_s", self.timeout_s, "a positive number of seconds")
-
-
-@dataclass(frozen=True)
 class Fault:
     """A failure injected into a container step, for tests, benchmarks and the workshop.
 
@@ -161,13 +147,7 @@ class Fault:
 
 
 def _default_policies() -> dict[str, StepPolicy]:
-    return {
-        "ingest": StepPolicy(retries=0, timeout_s=120.0),
-        "transform": StepPolicy(retries=1, retry_delay_s=2.0, timeout_s=300.0),
-        "check_drift": StepPolicy(retries=0, timeout_s=300.0),
-        "train": StepPolicy(retries=1, retry_delay_s=2.0, timeout_s=600.0),
-        "evaluate": StepPolicy(retries=1, retry_delay_s=2.0, timeout_s=300.0),
-    }
+    return {s.name: s.default_policy for s in STEPS}
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from typing import Any
 
 from core.config import Config
 from core.dates import date_range
+from core.errors import StepError
 from core.lake import write_json
-from core.registry import STEPS
+from core.registry import DECISION_STEP, METRICS_STEP, STEPS
 from core.result import RunResult, StepResult, now
 from core.steps import Log, RunContext, ingest, transform_range
 
@@ -73,7 +74,7 @@ def run_date(
                     + (f"; retrying in {policy.retry_delay_s:g} s" if retry else "")
                 )
                 if not retry:
-                    record.status, record.error = "failed", str(exc)
+                    record.fail(StepError.from_exception(exc))  # text and data
                     break
                 time.sleep(policy.retry_delay_s)
             finally:
@@ -83,8 +84,8 @@ def run_date(
             break
     else:
         result.status = "success"
-    result.decision = outputs.get("check_drift")
-    result.metrics = outputs.get("evaluate")
+    result.decision = outputs.get(DECISION_STEP)
+    result.metrics = outputs.get(METRICS_STEP)
     result.ended = now()
     write_json(result.to_dict(), cfg.home / "runs" / f"{day}-{ctx.run_id}.json")
     return result

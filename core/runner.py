@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import struct
 import threading
 import time
@@ -31,13 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.docker_client import docker_client, unavailable
 from core.errors import (
     ConfigError,
     ContainerFailed,
     ContainerTimeout,
-    DockerUnavailable,
     ImageMissing,
 )
+from core.registry import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:
     import docker
@@ -60,6 +62,79 @@ _LOG_DRAIN_TIMEOUT_S = 30.0
 _INTERRUPT_SLICE_S = 0.5
 
 _FRAME_HEADER = struct.Struct(">BxxxL")
+
+
+# ---------------------------------------------------------------------- cancelling
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop request (SIGINT or SIGTERM) unwinding the process like Ctrl-C does.
+
+    A KeyboardInterrupt, so every ``finally`` (this runner's container removal above
+    all) and every orchestrator's own Ctrl-C handling runs; ``signum`` says which
+    signal it was, for the exit code (128 + signum) and the message.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# Set by cancel(): every run_container of this process, in whichever thread it
+# waits (Prefect can run a task on a worker thread, where no signal handler runs),
+# stops its container, removes it and raises Interrupted; none starts after it.
+_CANCELLED = threading.Event()
+_cancel_signal = [0]
+# True in a process that called unwind_on_signals (the CLI, a driver): there a step
+# interrupted by anything that is not an Exception (KeyboardInterrupt, SystemExit,
+# Dagster's DagsterExecutionInterruptedError, Prefect's TerminationSignal) means
+# the process is being stopped, so the orchestrator's retry must not start another
+# container. Elsewhere (a test calling run_container) an interrupt stays local.
+_UNWINDING = [False]
+
+
+def cancel(signum: int = signal.SIGINT) -> None:
+    """Make every container step of this process stop and remove its container."""
+    _cancel_signal[0] = _cancel_signal[0] or signum
+    _CANCELLED.set()
+
+
+def cancelled() -> int:
+    """The signal that cancelled this process's work, or 0."""
+    return _cancel_signal[0] if _CANCELLED.is_set() else 0
+
+
+def unwind_on_signals(signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
+                      ) -> Callable[[], None]:
+    """Turn SIGTERM and SIGINT (by default) into the unwinding of Ctrl-C, in this process.
+
+    The first signal cancels every container step (any thread) and raises
+    ``Interrupted`` in the main thread; a later one only re-cancels, so clean-up in
+    progress is not cut short (whoever sent it bounds its wait and then kills).
+    Call it from the main thread, early. An orchestrator may install its own handler
+    for a while (Dagster maps both signals to its interrupt, Prefect SIGTERM to its
+    TerminationSignal); those unwind the step too, and the runner then cancels the
+    rest (see _UNWINDING). Returns a function that restores the previous handlers.
+    """
+    def handler(signum: int, frame: object) -> None:
+        first = not _CANCELLED.is_set()
+        cancel(signum)
+        if first:
+            raise Interrupted(signum)
+
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+    for signum in signals:
+        signal.signal(signum, handler)
+    _UNWINDING[0] = True
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+        _UNWINDING[0] = False
+        _CANCELLED.clear()
+        _cancel_signal[0] = 0
+
+    return restore
 
 
 @dataclass(frozen=True)
@@ -91,7 +166,7 @@ class ContainerSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     mounts: Sequence[Mount] = ()
     network: str = "none"
-    timeout_s: float = 600.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     mem_limit: str | None = None
     cpus: float | None = None
     user: str | None = None
@@ -116,44 +191,8 @@ class ContainerResult:
 # --------------------------------------------------------------------------- client
 
 
-def _docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-
-
-def _unavailable(exc: BaseException) -> DockerUnavailable:
-    """Turn a connection failure into advice, because a raw urllib3 traceback tells
-    a workshop attendee nothing about what to do."""
-    host = _docker_host()
-    reason = str(exc)
-    if "Permission denied" in reason or isinstance(exc, PermissionError):
-        fix = (
-            f"Your user may not use the socket {host}: add it to the `docker` group "
-            "(then log in again) or fix the socket's permissions."
-        )
-    else:
-        fix = (
-            "Start Docker (e.g. `sudo systemctl start docker` or Docker Desktop) and "
-            "check that DOCKER_HOST points at its socket "
-            f"(now {os.environ.get('DOCKER_HOST', 'unset, so the default')}); "
-            "if it runs, check the permissions on the socket."
-        )
-    return DockerUnavailable(f"Cannot reach the Docker daemon at {host} ({reason}).", fix)
-
-
-def docker_client() -> docker.DockerClient:
-    """Create a Docker client, failing with advice instead of a connection traceback.
-
-    Creating the client already asks the daemon for its API version, so this doubles
-    as the reachability check: no separate ping is needed. A long-lived worker should
-    create one and pass it to every ``run_container`` call.
-    """
-    import docker
-    import requests
-
-    try:
-        return docker.from_env()
-    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
-        raise _unavailable(exc) from exc
+# docker_client (imported above) is made in core.docker_client: one factory and one
+# wording of "no daemon" for the runner, the images, the benchmarks and `doctor`.
 
 
 # ---------------------------------------------------------------------------- logs
@@ -364,6 +403,8 @@ class _Waiter(threading.Thread):
             if remaining <= 0:
                 return False
             self.join(min(remaining, _INTERRUPT_SLICE_S))
+            if _CANCELLED.is_set():
+                raise Interrupted(_cancel_signal[0] or signal.SIGINT)
         return True
 
     def result(self) -> dict[str, Any]:
@@ -432,6 +473,8 @@ def run_container(
     import docker
     import requests
 
+    if _CANCELLED.is_set():  # a retry or a later step after a stop request: start nothing
+        raise Interrupted(_cancel_signal[0] or signal.SIGINT)
     own_client = client is None
     if client is None:
         client = docker_client()
@@ -518,10 +561,12 @@ def run_container(
             raise reader.callback_error
         return ContainerResult(container_id, name, exit_code, duration, tail)
     except requests.exceptions.ConnectionError as exc:
-        pending = _unavailable(exc)
+        pending = unavailable(exc)
         raise pending from exc
     except BaseException as exc:
         pending = exc
+        if _UNWINDING[0] and not isinstance(exc, Exception | GeneratorExit):
+            cancel(_cancel_signal[0] or signal.SIGINT)
         raise
     finally:
         _cleanup(api, container_id or name, threads, pending)
@@ -563,8 +608,8 @@ def _cleanup(
     try:
         try:
             api.remove_container(container, v=True, force=True)
-        except KeyboardInterrupt:
-            # A second Ctrl-C while cleaning up after the first: still remove it.
+        except (KeyboardInterrupt, SystemExit):
+            # A second Ctrl-C (or a stop request) while cleaning up: still remove it.
             api.remove_container(container, v=True, force=True)
             raise
     except docker.errors.NotFound:
@@ -588,7 +633,7 @@ def _report_cleanup_failure(container: str, exc: Exception, pending: BaseExcepti
         pending.add_note(f"{note}; remove it with `docker rm -f {container}`")
         return
     if isinstance(exc, requests.exceptions.ConnectionError):
-        raise _unavailable(exc) from exc
+        raise unavailable(exc) from exc
     raise exc
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from core.names import PIPELINE_NAME
+
 TIMEZONE = "UTC"
 # The earliest logical date a run may have. Airflow creates no task instance for a
 # date before its DAG's start_date (the run is marked successful with no tasks), and
@@ -32,3 +34,10 @@ DAILY = Schedule("daily", "0 6 * * 1-6", False,
 WEEKLY_COLD = Schedule("weekly_cold", "0 6 * * 0", True,
                        "Sundays at 06:00 UTC, a forced cold start.")
 SCHEDULES = (DAILY, WEEKLY_COLD)
+
+
+def definition_name(schedule: Schedule) -> str:
+    """The name of the pipeline definition that carries `schedule` where an
+    orchestrator needs one definition per schedule (Airflow: a DAG each): the
+    daily one is the pipeline itself, PIPELINE_NAME; the others add their name."""
+    return PIPELINE_NAME if schedule is DAILY else f"{PIPELINE_NAME}_{schedule.name}"

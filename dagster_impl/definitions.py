@@ -18,7 +18,12 @@ the UI use it too), else core's defaults.
   `Failure(allow_retries=False)`, so Dagster skips the retries, as the direct run does.
 - Timeouts: Dagster has no op timeout. The container runner's timeout (the step's
   `timeout_s`) stops a hung container, as in the other wrappers; in-process steps
-  have none, as in the direct run. Run monitoring is off by default.
+  have none, as in the direct run. Run monitoring is off by default. Each op still
+  declares the timeout the other wrappers give their tasks (timeout_s plus core's
+  ORCHESTRATOR_TIMEOUT_MARGIN_S) as its tag `orchbench/timeout_s`, shown in the UI
+  and read back by tests/test_declared_policies.py; nothing in Dagster enforces it.
+- Config: loaded once per process (core.task.run_config): run.py loads it first,
+  and this module and every op in the run's process get the same object.
 - Executor: $ORCHBENCH_DAGSTER_EXECUTOR, `in_process` (default) or `multiprocess`.
   Multiprocess starts a Python process per op, which re-imports this module and
   core (design.md §4: 67 s for 11 no-op ops, against 0.3 s in process); the steps
@@ -31,7 +36,6 @@ the UI use it too), else core's defaults.
 import os
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -52,10 +56,13 @@ from dagster import (
     op,
 )
 
-from core.config import Config, load_config
+from core.config import Config
+from core.names import PIPELINE_NAME
 from core.registry import STEP_NAMES, STEPS, Step
 from core.schedules import DAILY, TIMEZONE, WEEKLY_COLD
-from core.task import RunParams, execute
+from core.task import RunParams, execute, run_config
+
+TIMEOUT_TAG = "orchbench/timeout_s"  # an op's declared timeout (Dagster enforces none)
 
 
 class RunResource(ConfigurableResource):
@@ -74,12 +81,13 @@ class RunResource(ConfigurableResource):
 
 
 def step_op(spec: Step, cfg: Config) -> OpDefinition:
-    """One registry step as an op, with the step's retry policy."""
+    """One registry step as an op, with the step's retry policy (and its timeout as a tag)."""
     policy = spec.policy(cfg)
     ins = {"upstream": In(dict[str, Any])} if spec.upstream else {}
 
     @op(name=spec.name, description=spec.doc, ins=ins, out=Out(dict[str, Any]),
-        retry_policy=RetryPolicy(max_retries=policy.retries, delay=policy.retry_delay_s))
+        retry_policy=RetryPolicy(max_retries=policy.retries, delay=policy.retry_delay_s),
+        tags={TIMEOUT_TAG: f"{policy.orchestrator_timeout_s:g}"})
     def _step(context: OpExecutionContext, run: RunResource,
               upstream: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
@@ -101,14 +109,14 @@ def _executor() -> ExecutorDefinition:
     return executors[name]
 
 
-CONFIG = load_config(Path(os.environ["ORCHBENCH_CONFIG"])
-                     if os.environ.get("ORCHBENCH_CONFIG") else None)
+CONFIG = run_config(os.environ.get("ORCHBENCH_CONFIG"))
 OPS = {spec.name: step_op(spec, CONFIG) for spec in STEPS}
 
 
-@job(executor_def=_executor(), resource_defs={"run": RunResource.configure_at_launch()},
+@job(name=PIPELINE_NAME, executor_def=_executor(),
+     resource_defs={"run": RunResource.configure_at_launch()},
      description="The daily air-quality pipeline: " + " → ".join(STEP_NAMES))
-def daily_pipeline() -> None:
+def pipeline() -> None:
     outputs: dict[str, Any] = {}
     for spec in STEPS:
         node = OPS[spec.name]
@@ -133,12 +141,12 @@ def _scheduled(force_cold: bool) -> Callable[[ScheduleEvaluationContext], dict[s
 
 
 # core/schedules.py: the same timetable as the other wrappers (never two runs a day).
-daily = ScheduleDefinition(name="daily_0600_utc", job=daily_pipeline, cron_schedule=DAILY.cron,
+daily = ScheduleDefinition(name="daily_0600_utc", job=pipeline, cron_schedule=DAILY.cron,
                            execution_timezone=TIMEZONE, description=DAILY.description,
                            run_config_fn=_scheduled(DAILY.force_cold))
-weekly_cold = ScheduleDefinition(name="weekly_cold_start", job=daily_pipeline,
+weekly_cold = ScheduleDefinition(name="weekly_cold_start", job=pipeline,
                                  cron_schedule=WEEKLY_COLD.cron, execution_timezone=TIMEZONE,
                                  description=WEEKLY_COLD.description,
                                  run_config_fn=_scheduled(WEEKLY_COLD.force_cold))
 
-defs = Definitions(jobs=[daily_pipeline], schedules=[daily, weekly_cold])
+defs = Definitions(jobs=[pipeline], schedules=[daily, weekly_cold])

@@ -16,13 +16,13 @@ exit means the driver itself broke.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -31,9 +31,13 @@ from typing import Any
 
 from core.config import Config, save_config
 from core.errors import OrchbenchError
+from core.runner import sweep
+from infra import process
 from infra.envs import ENVS, ROOT
 
-WRAPPED = ("prefect", "airflow", "dagster")
+# How long a stopped driver gets to unwind (remove its container, record the run as
+# cancelled) before its process tree is stopped.
+CANCEL_GRACE_S = 20.0
 
 
 def orchestrator_home(cfg: Config, name: str) -> Path:
@@ -66,10 +70,10 @@ def run_wrapped(name: str, cfg: Config, day: str, *, force_cold: bool = False,
             command.append("--force-cold")
         # Its own session: if the driver dies (SIGKILL, a crash), whatever it started —
         # Prefect's temporary API server above all — is ended with it, instead of
-        # holding our end of the pipe open and this call with it.
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=_environment(),
-                                start_new_session=True)
+        # holding our end of the pipe open and this call with it. It also keeps a
+        # terminal's Ctrl-C from reaching it behind our back: we forward the stop.
+        proc = process.spawn(command, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
         tail: deque[str] = deque(maxlen=40)
 
         def pump() -> None:
@@ -83,8 +87,11 @@ def run_wrapped(name: str, cfg: Config, day: str, *, force_cold: bool = False,
         reader.start()
         try:
             code = proc.wait(timeout=timeout_s)
+        except BaseException:  # Ctrl-C, SIGTERM turned into it, or our timeout
+            _cancel(proc, run_id, name)
+            raise
         finally:
-            _end_group(proc)
+            process.stop_tree(proc, grace_s=5)  # leftovers of a clean exit, if any
             reader.join(timeout=10)
         if code != 0 or not result_file.exists():
             joined = "\n".join(tail)
@@ -96,23 +103,31 @@ def run_wrapped(name: str, cfg: Config, day: str, *, force_cold: bool = False,
         return json.loads(result_file.read_text())
 
 
-def _end_group(proc: subprocess.Popen[str]) -> None:
-    """Stop the driver's process group (a no-op after a clean exit)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            continue
-        time.sleep(0.2)  # let group members that outlived the leader see the signal
+def _cancel(proc: subprocess.Popen[str], run_id: str, name: str) -> None:
+    """Stop a driver mid-run: interrupt it, wait a bounded grace, stop its tree, then
+    remove any container still labelled with the run's id.
+
+    The driver gets SIGINT, whichever signal stopped us: each `<name>_impl.run` turns
+    it into Ctrl-C's unwinding (core.runner.unwind_on_signals), which removes the
+    step's container, and so do the orchestrators' own handlers of it (Dagster's
+    interrupt, Prefect's crash handling). SIGTERM would not do everywhere: Airflow's
+    task runner replaces its handler with one that only calls the operator's
+    on_kill. Only the driver gets it, not its whole group: Prefect's temporary API
+    server must outlive the flow long enough to record the run as crashed (killed
+    first, the flow spends 20 s retrying it), and Dagster forwards the interrupt to
+    its step processes itself. The group and every descendant are stopped after."""
+    tracked = process.tree(proc.pid)  # before the driver exits and orphans its children
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=CANCEL_GRACE_S)
+    left = process.stop_tree(proc, grace_s=5, also=tracked)
+    with contextlib.suppress(OrchbenchError):
+        if swept := sweep(run_id):  # the driver's own clean-up should have done it
+            print(f"orchbench: removed {swept} container(s) the {name} driver left behind",
+                  file=sys.stderr)
+    if left:
+        print(f"orchbench: still running after the {name} driver was stopped: "
+              f"{', '.join(left)}", file=sys.stderr)
 
 
-def _environment() -> dict[str, str]:
-    """The caller's environment, minus anything that would point the child at our venv."""
-    env = dict(os.environ)
-    env.pop("VIRTUAL_ENV", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.dataset import cache_dir
-from core.errors import DockerUnavailable, OrchbenchError
+from core.docker_client import docker_client, unavailable
+from core.errors import OrchbenchError
 from core.images import IMAGE_NAMES, image_dir, image_sources, image_tag
 
 if TYPE_CHECKING:
@@ -86,25 +87,9 @@ def _quiet(_line: str) -> None:
 # --- Docker ---------------------------------------------------------------------
 
 
-def _docker_unavailable(exc: BaseException) -> DockerUnavailable:
-    return DockerUnavailable(
-        f"Cannot reach the Docker daemon ({exc}).",
-        "Start Docker (e.g. `sudo systemctl start docker`), check DOCKER_HOST, and make "
-        "sure your user may use the Docker socket (member of the `docker` group).",
-    )
-
-
 def _client() -> docker.DockerClient:
     """A connected client, or ``DockerUnavailable`` instead of a connection traceback."""
-    import docker
-    import requests
-
-    try:
-        client = docker.from_env()
-        client.ping()
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise _docker_unavailable(exc) from exc
-    return client
+    return docker_client()
 
 
 def _inspect(client: docker.DockerClient, ref: str) -> dict[str, Any] | None:
@@ -443,7 +428,7 @@ def _stream_build(
                 tail.append(error)
                 progress(error)
     except requests.ConnectionError as exc:
-        raise _docker_unavailable(exc) from exc
+        raise unavailable(exc) from exc
     except (docker.errors.APIError, requests.RequestException) as exc:
         error = str(exc)
     if error:

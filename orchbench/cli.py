@@ -12,14 +12,16 @@ import argparse
 import datetime as dt
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from core.config import Config, load_config
 from core.dates import date_range, parse_date
 from core.errors import ConfigError, OrchbenchError
+from core.names import BASELINES, ORCHESTRATORS
 
-ORCHESTRATORS = ("direct", "prefect", "airflow", "dagster")
+RUNNABLE = (BASELINES[0], *ORCHESTRATORS)  # what `run` takes: direct, or an orchestrator
 
 
 def progress(line: str) -> None:
@@ -52,12 +54,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if args.all:
-        names = list(ORCHESTRATORS)
-    elif args.orchestrator in ORCHESTRATORS:
+        names = list(RUNNABLE)
+    elif args.orchestrator in RUNNABLE:
         names = [args.orchestrator]
     else:
         raise ConfigError(f"Unknown orchestrator {args.orchestrator!r}.",
-                          f"Choose one of: {', '.join(ORCHESTRATORS)} (or --all).")
+                          f"Choose one of: {', '.join(RUNNABLE)} (or --all).")
     if args.date and (args.start or args.end):
         raise ConfigError("Give either --date or --start/--end, not both.",
                           "Use --date for one day, --start and --end for a backfill.")
@@ -73,7 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = []
     for day in days:
         for name in names:
+            _RUNNING[:] = [day.isoformat(), name]  # named by the message if it is stopped
             result = _run_one(name, cfg, day, args)
+            _RUNNING.clear()
             progress(run_line(result))
             results.append(result)
     json.dump(results[0] if len(results) == 1 else results, sys.stdout, indent=2)
@@ -157,25 +161,17 @@ def cmd_data(args: argparse.Namespace) -> int:
 BENCH_DIR = Path("var/bench")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
-    import signal
-
-    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so every probe, stack and
-    # container the benchmark started is stopped by its own clean-up.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM unwinds like Ctrl-C (main), so every probe, stack and container the
+    # benchmark started is stopped by its own clean-up.
     from benchmarks.plan import FULL, QUICK
-    from benchmarks.plan import ORCHESTRATORS as WRAPPED
     from benchmarks.suite import run_suite
 
     plan = (QUICK if args.quick else FULL).only(args.scenario, args.orchestrator)
-    unknown = [o for o in plan.orchestrators if o not in WRAPPED]
+    unknown = [o for o in plan.orchestrators if o not in ORCHESTRATORS]
     if unknown:
         raise ConfigError(f"Unknown orchestrator(s) {', '.join(unknown)} for the benchmark.",
-                          f"Choose from: {', '.join(WRAPPED)} (direct and docker always run, "
+                          f"Choose from: {', '.join(ORCHESTRATORS)} (direct and docker always run, "
                           "as the baselines).")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or BENCH_DIR / f"results-{plan.mode}-{stamp}.json"
@@ -205,16 +201,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from orchbench.ui import NAMES, serve
+    from orchbench.ui import serve
 
     if args.all == bool(args.name):
         raise ConfigError("Name one orchestrator, or give --all.",
                           "For example `orchbench ui dagster`, or `orchbench ui --all`.")
-    if args.name and args.name not in NAMES:
+    if args.name and args.name not in ORCHESTRATORS:
         raise ConfigError(f"Unknown orchestrator {args.name!r}.", f"Choose one of: "
-                          f"{', '.join(NAMES)}.")
-    return serve(list(NAMES) if args.all else [args.name], Path(args.home).resolve(), args.port,
-                 args.days, progress)
+                          f"{', '.join(ORCHESTRATORS)}.")
+    return serve(list(ORCHESTRATORS) if args.all else [args.name], Path(args.home).resolve(),
+                 args.port, args.days, progress)
 
 
 def cmd_scenario(args: argparse.Namespace) -> int:
@@ -224,9 +220,9 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         for scenario in SCENARIOS.values():
             print(f"{scenario.name:16} {scenario.title}: {scenario.expect}")
         return 0 if args.list else 2
-    if args.orchestrator not in ORCHESTRATORS:
+    if args.orchestrator not in RUNNABLE:
         raise ConfigError(f"Unknown orchestrator {args.orchestrator!r}.",
-                          f"Choose one of: {', '.join(ORCHESTRATORS)}.")
+                          f"Choose one of: {', '.join(RUNNABLE)}.")
     home = Path(args.home).resolve()
     if args.orchestrator != "direct" and (home / args.orchestrator / "config.json").exists():
         home = home / args.orchestrator  # the home `orchbench ui --all` made for it
@@ -254,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("setup", help="create the four environments and build the images")
-    p.add_argument("--env", action="append", choices=["base", "prefect", "airflow", "dagster"],
+    p.add_argument("--env", action="append", choices=["base", *ORCHESTRATORS],
                    help="only this environment (repeatable)")
     p.add_argument("--no-images", action="store_true", help="skip building the images")
     p.set_defaults(func=cmd_setup)
@@ -271,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("run", help="run the pipeline for a date or a range")
-    p.add_argument("--orchestrator", "-o", default="direct", help=", ".join(ORCHESTRATORS))
+    p.add_argument("--orchestrator", "-o", default="direct", help=", ".join(RUNNABLE))
     p.add_argument("--all", action="store_true", help="run each date through all four")
     p.add_argument("--date", help="logical date YYYY-MM-DD")
     p.add_argument("--start", help="first date of a backfill")
@@ -340,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "container, bad input")
     p.add_argument("name", nargs="?", help="drift-strong, flaky-container, hang, bad-rows, "
                    "broken-file")
-    p.add_argument("--orchestrator", "-o", default="dagster", help=", ".join(ORCHESTRATORS))
+    p.add_argument("--orchestrator", "-o", default="dagster", help=", ".join(RUNNABLE))
     p.add_argument("--home", default="var/ui", help="the UI's home (default var/ui)")
     p.add_argument("--list", action="store_true", help="list the scenarios")
     p.set_defaults(func=cmd_scenario)
@@ -368,7 +364,44 @@ def _quiet(line: str) -> None:
     pass
 
 
+# The (date, implementation) `orchbench run` is busy with, for the cancellation message.
+_RUNNING: list[str] = []
+
+
+def _cancelled(signum: int) -> int:
+    """Say what a stop request ended, and exit as a shell does for that signal."""
+    import signal
+
+    what = signal.Signals(signum).name
+    if _RUNNING:
+        day, name = _RUNNING
+        print(f"\norchbench: cancelled ({what}); the run of {day} through {name} was stopped "
+              "and its containers removed", file=sys.stderr)
+    else:
+        print(f"\norchbench: cancelled ({what})", file=sys.stderr)
+    return 128 + signum
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+
+    from core.runner import unwind_on_signals
+
+    # SIGTERM (`kill`, a CI timeout, a supervisor) unwinds like Ctrl-C: every step,
+    # driver, probe, stack and container the command started is stopped by its own
+    # clean-up, and the exit code says which signal it was (130, 143).
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    restore = unwind_on_signals((signal.SIGTERM, signal.SIGINT))
+    try:
+        return _main(argv)
+    finally:  # called in process (tests): leave the caller's handlers as they were
+        restore()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    import signal
+
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["test"] and not {"-h", "--help"} & set(argv[1:]):
@@ -387,9 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.fix:
             print(f"fix:   {exc.fix}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _cancelled(getattr(exc, "signum", signal.SIGINT))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """`orchbench scenario NAME`: the workshop's exercises, each one command.
 
 A scenario is a change to the run's config (a drift, an injected fault, broken
-input) applied to the next date(s) of a UI home's history, so the learner sees
+input) — one of core/faults.py's catalogue, which the benchmark's failure matrix
+shares — applied to the next date(s) of a UI home's history, so the learner sees
 the effect in the orchestrator's UI next to the earlier, healthy runs. If that
 orchestrator's UI is running on the home (`orchbench ui NAME`), the runs are
 triggered through its own API and appear live; otherwise they go through its
@@ -15,18 +16,18 @@ docs/workshop/README.md; `expect` below is the machine-checked part of it.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.config import Config, Fault, StepPolicy, load_config, save_config
+from core import faults
+from core.config import Config, load_config, save_config
 from core.errors import ConfigError
+from core.faults import FaultScenario
 from core.lake import Lake
 from core.result import now
 
@@ -35,37 +36,16 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Scenario:
+    """A workshop exercise: a fault scenario of the catalogue (core/faults.py, where
+    what it changes is defined once, shared with the benchmark) and what the
+    learner should see."""
+
     name: str
     title: str
     days: int  # consecutive dates it runs
-    change: Callable[[Config, dt.date, Path], Config]
+    fault: FaultScenario  # applied to the home's config from the first date on
     expect: str  # what the learner should see, in one sentence
     check: Callable[[list[dict[str, Any]]], bool]  # on the uniform results, in date order
-
-
-def _drift(cfg: Config, first: dt.date, _: Path) -> Config:
-    return cfg.replace(**{"data.drift": "strong", "data.drift_start": first.isoformat()})
-
-
-def _flaky(cfg: Config, first: dt.date, _: Path) -> Config:
-    return dataclasses.replace(cfg, faults={"train": Fault(fail_times=1)})
-
-
-def _hang(cfg: Config, first: dt.date, _: Path) -> Config:
-    steps = {**cfg.steps, "transform": StepPolicy(retries=1, retry_delay_s=1.0, timeout_s=15.0)}
-    return dataclasses.replace(cfg, steps=steps, faults={"transform": Fault(hang_seconds=600)})
-
-
-def _bad_rows(cfg: Config, first: dt.date, _: Path) -> Config:
-    return cfg.replace(**{"data.bad_row_rate": 0.2})
-
-
-def _broken_file(cfg: Config, first: dt.date, home: Path) -> Config:
-    folder = home / "workshop-input"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    (folder / f"{first.isoformat()}.csv").write_bytes(b"\x89PNG\r\n\x1a\n not a csv at all")
-    return cfg.replace(**{"data.source": "csv", "data.csv_dir": str(folder)})
 
 
 def _step(result: dict[str, Any], name: str) -> dict[str, Any]:
@@ -75,26 +55,27 @@ def _step(result: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
-    Scenario("drift-strong", "A strong drift in four columns", 3, _drift,
+    Scenario("drift-strong", "A strong drift in four columns", 3, faults.STRONG_DRIFT,
              "within three days a run decides `cold` with reason `drift`, naming the drifted "
              "columns, and the model is retrained from scratch",
              lambda rs: all(r["status"] == "success" for r in rs)
              and any((r["decision"] or {}).get("reason") == "drift" for r in rs)),
-    Scenario("flaky-container", "The training container fails once", 1, _flaky,
+    Scenario("flaky-container", "The training container fails once", 1,
+             faults.TRANSIENT.on("train"),
              "the run succeeds, and its train step shows two attempts: the first exited 3",
              lambda rs: rs[0]["status"] == "success"
              and _step(rs[0], "train")["attempts"] in (2, None)),
-    Scenario("hang", "The dbt container hangs", 1, _hang,
+    Scenario("hang", "The dbt container hangs", 1, faults.HANG,
              "transform is stopped by the runner's 15 s timeout, retried once, then the run "
              "fails; later steps never run and the previous model stays current",
              lambda rs: rs[0]["status"] == "failed"
              and _step(rs[0], "transform")["attempts"] in (2, None)
              and _step(rs[0], "train")["status"].lower() != "success"),
-    Scenario("bad-rows", "One row in five is broken", 1, _bad_rows,
+    Scenario("bad-rows", "One row in five is broken", 1, faults.BAD_ROWS,
              "the run succeeds; ingest reports the quarantined rows, each kept with its reason "
              "under lake/quarantine/",
              lambda rs: rs[0]["status"] == "success"),
-    Scenario("broken-file", "The day's file is not a CSV at all", 1, _broken_file,
+    Scenario("broken-file", "The day's file is not a CSV at all", 1, faults.BROKEN_FILE,
              "ingest fails at once with a message naming the file and the fix, is not retried, "
              "and nothing is written for that date",
              lambda rs: rs[0]["status"] == "failed"
@@ -124,7 +105,7 @@ def run_scenario(name: str, orchestrator: str, home: Path, log: Log = print) -> 
         raise ConfigError(f"{home} is not a UI home (no config.json).",
                           f"Run `orchbench ui {orchestrator}` once, or give its --home.")
     first = next_date(home)
-    cfg = scenario.change(load_config(base, home), first, home)
+    cfg = scenario.fault.apply(load_config(base, home), first, home)
     config = save_config(cfg, home / "scenarios" / f"{name}-{first}.json")
     log(f"scenario {name}: {scenario.title}, on {first}"
         + (f" and the {scenario.days - 1} days after" if scenario.days > 1 else "")
@@ -139,7 +120,7 @@ def run_scenario(name: str, orchestrator: str, home: Path, log: Log = print) -> 
 
 def _run(orchestrator: str, cfg: Config, config: Path, home: Path, day: dt.date,
          log: Log) -> dict[str, Any]:
-    from orchbench.summary import run_line
+    from orchbench.summary import run_line, step_line
 
     if orchestrator == "direct":
         from core.direct import run_date
@@ -150,10 +131,7 @@ def _run(orchestrator: str, cfg: Config, config: Path, home: Path, day: dt.date,
     log("  " + run_line(result))
     for step in result["steps"]:
         if (step.get("attempts") or 0) > 1 or step["status"] == "failed":
-            attempts = (f"{step['attempts']} attempt" + ("s" if step["attempts"] > 1 else "")
-                        if step.get("attempts") else step["status"])
-            error = f": {step['error'].splitlines()[0]}" if step.get("error") else ""
-            log(f"    {step['name']}: {attempts}{error}")
+            log(f"    {step_line(step)}")
     return result
 
 

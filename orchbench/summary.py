@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from core.result import step_failure
+
 
 def run_line(result: dict[str, Any]) -> str:
     """A run result (RunResult.to_dict() or a driver's JSON) as one line."""
@@ -20,6 +22,19 @@ def run_line(result: dict[str, Any]) -> str:
                      + (f", skill {skill:+.2f}" if skill is not None else ""))
     parts.append(f"{seconds:.1f} s  [{result['orchestrator']}]")
     return "  ".join(parts)
+
+
+def step_line(step: dict[str, Any]) -> str:
+    """A step of a run result (StepResult as JSON) as one line: its attempts (or its
+    status, when attempts are unknown, e.g. read from a UI's API) and, if it failed,
+    its error's first line: StepError.message (core/errors.py; one sentence, without
+    the container's log), or the text of a result written before `failure` existed."""
+    attempts = step.get("attempts")
+    line = f"{step['name']}: " + (f"{attempts} attempt" + ("s" if attempts > 1 else "")
+                                  if attempts else step["status"])
+    failure = step_failure(step)
+    message = failure.message if failure else (step.get("error") or "")
+    return line + (f": {message.splitlines()[0]}" if message.strip() else "")
 
 
 def table(rows: list[dict[str, str]]) -> str:

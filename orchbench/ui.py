@@ -24,7 +24,6 @@ from core.config import Config, DataConfig, DriftConfig, save_config
 from core.errors import ConfigError
 from infra.stacks import RunningStack, StackSettings, stack
 
-NAMES = ("prefect", "airflow", "dagster")
 FIRST = dt.date(2026, 1, 1)
 HISTORY_DAYS = 14
 Log = Callable[[str], None]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import load_config
+from core.names import DEPLOYMENT_NAME
 from core.schedules import SCHEDULES, TIMEZONE
 from prefect_impl.run import use_prefect_home
 
@@ -29,7 +30,7 @@ def deployment(config: str | None = None, home: str | None = None) -> Any:
 
     defaults = {"config": config, "home": home}
     return pipeline.to_deployment(
-        name="daily",
+        name=DEPLOYMENT_NAME,
         parameters=defaults,
         # core/schedules.py: the same timetable as the other wrappers (one run a day).
         schedules=[Cron(s.cron, timezone=TIMEZONE, slug=s.name,

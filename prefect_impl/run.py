@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from core.config import load_config
+from core.errors import StepError
 from core.lake import write_json
-from core.registry import STEPS
-from core.result import RunResult, StepResult
-from core.task import driver_arguments
+from core.registry import DECISION_STEP, METRICS_STEP, STEPS
+from core.result import RunResult, StepResult, error_file, read_step_error
+from core.runner import unwind_on_signals
+from core.task import driver_arguments, run_config
 
 
 def use_prefect_home(home: Path) -> None:
@@ -38,8 +39,14 @@ def iso(moment: dt.datetime | None) -> str | None:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds") if moment else None
 
 
-async def read_result(flow_run_id: UUID, run_id: str, day: str) -> RunResult:
-    """The uniform result, from the flow run and task runs Prefect recorded."""
+async def read_result(flow_run_id: UUID, run_id: str, day: str,
+                      home: Path | None = None) -> RunResult:
+    """The uniform result, from the flow run and task runs Prefect recorded.
+
+    A failed step's error is the StepError its task left in the run's `home`
+    (core.result.error_file); without one (no home given, or Prefect stopped the task
+    itself, e.g. at its timeout_seconds: state "TimedOut") it is Prefect's state
+    message."""
     import prefect
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -66,24 +73,35 @@ async def read_result(flow_run_id: UUID, run_id: str, day: str) -> RunResult:
             record.status = "success"
             outputs[spec.name] = await task_run.state.result()
         else:
-            record.status, record.error = "failed", task_run.state.message
+            left = read_step_error(error_file(home, run_id, spec.name)) if home else None
+            record.fail(left or StepError.recorded_by(
+                            "prefect", task_run.state.message or f"task {task_run.state.name}",
+                            kind="timeout" if task_run.state.name == "TimedOut"
+                            else "orchestrator"))
             result.error = result.error or f"{spec.name}: {record.error}"
     if result.status == "failed" and not result.error:  # the flow failed before any task
         result.error = run.state.message if run.state else "no final state recorded"
-    result.decision, result.metrics = outputs.get("check_drift"), outputs.get("evaluate")
+    result.decision, result.metrics = outputs.get(DECISION_STEP), outputs.get(METRICS_STEP)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     args = driver_arguments("python -m prefect_impl.run", __doc__, argv)
+    # SIGINT (what the CLI sends when it is stopped) and SIGTERM unwind like Ctrl-C,
+    # in every thread: the running step's container is stopped and removed.
+    unwind_on_signals()
 
-    cfg = load_config(Path(args.config))
+    # The run's one load of its config in this process: the flow gets the same object
+    # from core.task.run_config (same path, no home: cfg.home is already the file's or
+    # $ORCHBENCH_HOME's), and hands it to its tasks.
+    cfg = run_config(args.config)
     use_prefect_home(cfg.home / "orchestrators" / "prefect")
     from prefect_impl.flow import pipeline
 
-    state = pipeline(day=args.date, run_id=args.run_id, config=args.config, home=str(cfg.home),
+    state = pipeline(day=args.date, run_id=args.run_id, config=args.config,
                      force_cold=args.force_cold, return_state=True)
-    result = asyncio.run(read_result(state.state_details.flow_run_id, args.run_id, args.date))
+    result = asyncio.run(read_result(state.state_details.flow_run_id, args.run_id, args.date,
+                                     cfg.home))
     write_json(result.to_dict(), args.result)
     write_json(result.to_dict(), cfg.home / "runs" / f"{args.date}-{args.run_id}.json")
     print(f"prefect {args.date}: {result.status}", file=sys.stderr)

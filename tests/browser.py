@@ -26,11 +26,13 @@ from typing import ClassVar
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from core.names import DEPLOYMENT_NAME, PIPELINE_NAME
+from core.registry import STEP_NAMES as STEPS
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1280, "height": 800}
-STEPS = ("ingest", "transform", "check_drift", "train", "evaluate")
 NAV_MS = 60_000  # one page or click on a loaded 2-core machine: generous, but bounded
 
 
@@ -97,7 +99,7 @@ class UI(ABC):
 
 class AirflowUI(UI):
     name = "airflow"
-    pipeline = "orchbench_pipeline"
+    pipeline = PIPELINE_NAME  # the DAG id
 
     def open_pipeline(self, page: Page, url: str) -> None:
         page.goto(url)
@@ -153,8 +155,8 @@ class AirflowUI(UI):
 
 class PrefectUI(UI):
     name = "prefect"
-    pipeline = "orchbench-pipeline"
-    deployment = "daily"
+    pipeline = PIPELINE_NAME  # the flow's name
+    deployment = DEPLOYMENT_NAME
     run_full_page = False  # the run's page ends in its log: thousands of pixels
 
     def open_pipeline(self, page: Page, url: str) -> None:
@@ -219,7 +221,7 @@ class PrefectUI(UI):
 
 class DagsterUI(UI):
     name = "dagster"
-    pipeline = "daily_pipeline"
+    pipeline = PIPELINE_NAME  # the job's name
     run_full_page = False  # the event log scrolls inside the page
 
     def open_pipeline(self, page: Page, url: str) -> None:

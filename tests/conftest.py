@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -17,10 +22,43 @@ SESSION = os.environ.setdefault("ORCHBENCH_SESSION", f"pytest-{uuid.uuid4().hex[
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
-    client = docker.from_env()
-    client.ping()
+    from core.docker_client import docker_client as make_client
+
+    client = make_client()  # DockerUnavailable, with its fix, when there is no daemon
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def beijing_history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The three wrapper modules' common start, built once per session (issue 11: it was
+    built three times): a home holding the Beijing history (tests/history.py), and the
+    direct run of the parity date on a copy of it. A module copies the home, runs its
+    orchestrator on that date and compares with the direct result."""
+    from history import BEIJING_FIRST, BEIJING_LAST_HISTORY, beijing_config, beijing_parity_date
+
+    from core.direct import backfill_history, run_date
+
+    root = tmp_path_factory.mktemp("beijing_history")
+    cfg = beijing_config(root / "history")
+    backfill_history(cfg, BEIJING_FIRST, BEIJING_LAST_HISTORY, log=lambda _: None)
+    twin = dataclasses.replace(cfg, home=root / "direct")
+    shutil.copytree(cfg.home, twin.home)
+    return cfg.home, run_date(twin, beijing_parity_date(), log=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def ui_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The history `orchbench ui` builds on a first start (only the lake: no model, no
+    orchestrator state), built once per session and copied by the browser and workshop
+    tests."""
+    from core.direct import backfill_history
+    from orchbench.ui import FIRST, HISTORY_DAYS, ui_config
+
+    home = tmp_path_factory.mktemp("ui_history")
+    backfill_history(ui_config(home), FIRST, FIRST + dt.timedelta(days=HISTORY_DAYS - 1),
+                     log=lambda _: None)
+    return home
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +78,9 @@ def no_containers_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if not any(item.get_closest_marker("slow") for item in request.session.items):
         return
-    client = docker.from_env()
+    from core.docker_client import docker_client as make_client
+
+    client = make_client()
     left = client.containers.list(all=True, filters={"label": f"orchbench.session={SESSION}"})
     names = [f"{c.name} ({c.labels.get('orchbench.step')})" for c in left]
     for c in left:
@@ -50,7 +90,9 @@ def no_containers_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that asks for Docker is slow, whatever its module says."""
+    """A test that asks for Docker (or a history built with it) is slow, whatever its
+    module says."""
+    docker_fixtures = {"docker_client", "base_image", "beijing_history", "ui_history"}
     for item in items:
-        if {"docker_client", "base_image"} & set(getattr(item, "fixturenames", ())):
+        if docker_fixtures & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

@@ -45,3 +45,8 @@ def beijing_config(home: Path) -> Config:
 
     get("beijing", log=lambda _: None)
     return dataclasses.replace(small_config(home), dataset=built_in("beijing")).validate()
+
+
+def beijing_parity_date() -> dt.date:
+    """The first daily date after the Beijing history: the wrapper tests' parity date."""
+    return BEIJING_LAST_HISTORY + dt.timedelta(days=1)

@@ -19,7 +19,6 @@ machine's patience.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import shutil
 import time
 from collections.abc import Iterator
@@ -31,12 +30,10 @@ from browser import STEPS, UIS, chromium, new_page
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from core.direct import backfill_history
 from infra.envs import ROOT
 from infra.stacks import StackSettings, stack
 from infra.stacks.base import running_stack
 from orchbench.scenarios import next_date
-from orchbench.ui import FIRST, HISTORY_DAYS, ui_config
 
 pytestmark = pytest.mark.slow  # real orchestrators and containers
 
@@ -46,26 +43,16 @@ SUCCEEDED = {"success", "completed"}  # Airflow/Dagster's and Prefect's words
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The history `orchbench ui` builds on first start, built once and copied per UI
-    (only the lake: no model, no orchestrator state yet)."""
-    home = tmp_path_factory.mktemp("browser_history")
-    backfill_history(ui_config(home), FIRST, FIRST + dt.timedelta(days=HISTORY_DAYS - 1),
-                     log=lambda _: None)
-    return home
-
-
-@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as b:
         yield b
 
 
 @pytest.mark.parametrize("name", ["prefect", "airflow", "dagster"])
-def test_ui_finds_runs_and_shows_the_pipeline(name: str, history: Path, browser: Browser,
+def test_ui_finds_runs_and_shows_the_pipeline(name: str, ui_history: Path, browser: Browser,
                                               tmp_path: Path) -> None:
     home = tmp_path / "home"
-    shutil.copytree(history, home)  # `orchbench ui` then only adds its history run
+    shutil.copytree(ui_history, home)  # `orchbench ui` then only adds its history run
     began = time.perf_counter()
     live = uis.start(name, home)  # `orchbench ui NAME --port P --home HOME --days 1`
     try:

@@ -161,7 +161,7 @@ def _check_prefect(port: int) -> None:
     base = f"http://127.0.0.1:{port}"
     assert _get(f"{base}/api/health") is True
     assert _get(f"{base}/api/admin/version").startswith("3.")
-    deployment = _get(f"{base}/api/deployments/name/orchbench-pipeline/daily")
+    deployment = _get(f"{base}/api/deployments/name/orchbench_pipeline/daily")
     assert deployment["status"] == "READY"
     assert {s["schedule"]["cron"] for s in deployment["schedules"]} == {
         schedule.cron for schedule in SCHEDULES}
@@ -187,7 +187,7 @@ def _check_dagster(port: int) -> None:
     [entry] = data["workspaceOrError"]["locationEntries"]
     assert (entry["name"], entry["loadStatus"]) == ("dagster_impl.definitions", "LOADED")
     [repo] = entry["locationOrLoadError"]["repositories"]
-    assert "daily_pipeline" in {j["name"] for j in repo["jobs"]}
+    assert "orchbench_pipeline" in {j["name"] for j in repo["jobs"]}
     assert {s["name"] for s in repo["schedules"]} == {"daily_0600_utc", "weekly_cold_start"}
 
 
@@ -198,7 +198,7 @@ def _run_pipeline_in_dagster(port: int, day: str) -> dict[str, Any]:
     launched = _graphql(port, """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
         __typename ... on LaunchRunSuccess { run { runId } } ... on Error { message } } }""", {
         "p": {"selector": {"repositoryLocationName": "dagster_impl.definitions",
-                           "repositoryName": "__repository__", "jobName": "daily_pipeline"},
+                           "repositoryName": "__repository__", "jobName": "orchbench_pipeline"},
               "runConfigData": {"resources": {"run": {"config": params}}}}})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]

@@ -16,15 +16,14 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
-from history import BEIJING_FIRST as FIRST
 from history import BEIJING_LAST_HISTORY as LAST_HISTORY
 from history import beijing_config, small_config
 
 from core.config import Config, Fault, StepPolicy
-from core.direct import backfill_history, run_date
 from core.models import ModelStore
 from core.registry import STEP_NAMES
 from infra.drivers import orchestrator_home, run_wrapped
@@ -43,13 +42,14 @@ def quiet(_: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Config]:
-    """Two identical homes with the same history: one for Dagster, one for the direct run."""
-    root = tmp_path_factory.mktemp("dagster")
-    cfg = beijing_config(root / "dagster")
-    backfill_history(cfg, FIRST, LAST_HISTORY, log=quiet)
-    shutil.copytree(cfg.home, root / "direct")
-    return cfg, dataclasses.replace(cfg, home=root / "direct")
+def history(tmp_path_factory: pytest.TempPathFactory,
+            beijing_history: tuple[Path, Any]) -> tuple[Config, Any]:
+    """A copy of the session's Beijing history for Dagster, and the direct run of PARITY
+    on another copy (conftest.py)."""
+    home, direct = beijing_history
+    cfg = beijing_config(tmp_path_factory.mktemp("dagster") / "dagster")
+    shutil.copytree(home, cfg.home)
+    return cfg, direct
 
 
 def faulty(cfg: Config, fault: Fault) -> Config:
@@ -90,7 +90,7 @@ def labelled(client: docker.DockerClient) -> list:
 
 
 def test_one_date_succeeds_and_matches_the_direct_run(history) -> None:
-    cfg, direct_cfg = history
+    cfg, direct = history
     result = run_wrapped("dagster", cfg, PARITY, log=quiet)
     assert result["orchestrator"] == "dagster"
     assert result["orchestrator_version"].startswith("1.13.")
@@ -103,8 +103,7 @@ def test_one_date_succeeds_and_matches_the_direct_run(history) -> None:
     for a, b in zip(result["steps"], result["steps"][1:], strict=False):
         assert a["ended"] <= b["started"]
 
-    direct = run_date(direct_cfg, dt.date.fromisoformat(PARITY), log=quiet)
-    assert direct.status == "success"
+    assert direct.status == "success" and direct.logical_date == PARITY
     keys = ("strategy", "reason", "drifted_columns", "decision_id", "scores", "windows")
     assert {k: result["decision"][k] for k in keys} == {k: direct.decision[k] for k in keys}
     assert result["metrics"] == direct.metrics  # version = date + hash of the model's bytes
@@ -141,7 +140,7 @@ def test_dagster_cli_loads_the_job_and_both_schedules(tmp_path: Path) -> None:
                               env=env, capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
         listed += done.stdout
-    for name in ("daily_pipeline", "daily_0600_utc", "weekly_cold_start", *STEP_NAMES):
+    for name in ("orchbench_pipeline", "daily_0600_utc", "weekly_cold_start", *STEP_NAMES):
         assert name in listed
     # The schedules' run config: the logical date is the scheduled day; Sunday's is cold.
     evaluated = json.loads(dagster_python(small_config(tmp_path), """

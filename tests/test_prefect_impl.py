@@ -23,12 +23,10 @@ from typing import Any
 
 import docker
 import pytest
-from history import BEIJING_FIRST as FIRST
 from history import BEIJING_LAST_HISTORY as LAST_HISTORY
 from history import beijing_config
 
 from core.config import Config, Fault, StepPolicy, save_config
-from core.direct import backfill_history, run_date
 from core.models import ModelStore
 from core.registry import STEP_NAMES
 from infra.drivers import orchestrator_home, run_wrapped
@@ -40,19 +38,17 @@ PARITY, PERMANENT = (LAST_HISTORY + dt.timedelta(days=i) for i in range(1, 3))
 
 
 @pytest.fixture(scope="module")
-def parity(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The same date on two identical lakes: once direct, once through Prefect."""
+def parity(tmp_path_factory: pytest.TempPathFactory,
+           beijing_history: tuple[Path, Any]) -> dict[str, Any]:
+    """The same date on two identical lakes: direct (once per session, conftest.py) and
+    through Prefect."""
+    history, direct = beijing_history
     root = tmp_path_factory.mktemp("prefect_impl")
     cfg = beijing_config(root / "prefect")
-    backfill_history(cfg, FIRST, LAST_HISTORY, log=lambda _: None)
-    direct_cfg = dataclasses.replace(cfg, home=root / "direct")
-    shutil.copytree(cfg.home, direct_cfg.home)
-    t0 = time.perf_counter()
-    direct = run_date(direct_cfg, PARITY, log=lambda _: None)
-    t1 = time.perf_counter()
+    shutil.copytree(history, cfg.home)
+    started = time.perf_counter()
     wrapped = run_wrapped("prefect", cfg, str(PARITY), log=lambda _: None)
-    t2 = time.perf_counter()
-    print(f"\n{PARITY}: direct {t1 - t0:.1f} s, prefect (subprocess) {t2 - t1:.1f} s")
+    print(f"\n{PARITY}: prefect (subprocess) {time.perf_counter() - started:.1f} s")
     return {"cfg": cfg, "direct": direct, "prefect": wrapped}
 
 

@@ -7,30 +7,29 @@ one home in the guide's order, each on the next date, as a class would."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from core.config import save_config
-from core.direct import backfill_history
 from infra.envs import ENVS, ROOT
-from orchbench.ui import FIRST, HISTORY_DAYS, ui_config
+from orchbench.ui import ui_config
 
 ORCHBENCH = str(ENVS["base"].path / "bin" / "orchbench")
 GUIDE = ROOT / "docs" / "workshop" / "README.md"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A UI home as `orchbench ui` makes it: history, config.json, one run (a model)."""
-    home = tmp_path_factory.mktemp("workshop")
-    cfg = ui_config(home)
-    save_config(cfg, home / "config.json")
-    backfill_history(cfg, FIRST, FIRST + dt.timedelta(days=HISTORY_DAYS - 1), log=lambda _: None)
+def home(tmp_path_factory: pytest.TempPathFactory, ui_history: Path) -> Path:
+    """A UI home as `orchbench ui` makes it: the session's history (conftest.py) and
+    config.json."""
+    home = tmp_path_factory.mktemp("workshop") / "home"
+    shutil.copytree(ui_history, home)
+    save_config(ui_config(home), home / "config.json")
     return home
 
 

@@ -8,10 +8,12 @@ wrapper adds nothing the core could do.
 
 Two DAGs come out of one factory, and together they run every date exactly once:
 
-- ``orchbench_pipeline``: 06:00 UTC every day except Sunday;
+- ``orchbench_pipeline`` (core.names.PIPELINE_NAME, the pipeline's name in all
+  three UIs): 06:00 UTC every day except Sunday;
 - ``orchbench_pipeline_weekly_cold``: 06:00 UTC on Sundays, with ``force_cold``.
 
-(The timetable is core/schedules.py, shared with the Prefect and Dagster wrappers.)
+(The timetable and these names are core/schedules.py's, shared with the Prefect and
+Dagster wrappers.)
 
 Why a second DAG rather than a Timetable or a branch inside one DAG: an Airflow
 user sees both schedules in the DAG list at a glance, can pause the weekly cold
@@ -33,25 +35,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Param, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from core.config import Config, load_config
+from core.config import Config
 from core.registry import STEPS, Step
-from core.schedules import DAILY, EARLIEST, WEEKLY_COLD
-from core.task import RunParams, execute
+from core.schedules import DAILY, EARLIEST, WEEKLY_COLD, Schedule, definition_name
+from core.task import RunParams, execute, run_config
 
 log = logging.getLogger("airflow.task")  # what Airflow shows as the task's log
-
-# Container steps have the container runner's timeout (the step's timeout_s) as
-# their first line: it kills and removes the container and says so. Airflow's
-# execution_timeout is the second line, a little later, so it never interrupts the
-# runner's own clean-up.
-CONTAINER_GRACE_S = 30.0
-
 
 def _run_params() -> RunParams:
     context = get_current_context()
@@ -67,22 +61,27 @@ def _run_params() -> RunParams:
 def _parse_time_config() -> Config:
     """The config the policies are read from: Airflow fixes retries and timeouts when
     it parses the file, so they come from the file the tasks will load
-    (ORCHBENCH_CONFIG) or core's defaults."""
-    path = os.environ.get("ORCHBENCH_CONFIG")
-    return load_config(Path(path) if path else None)
+    (ORCHBENCH_CONFIG) or core's defaults. core.task.run_config loads it once per
+    process: the driver (run.py) has loaded it before parsing, and the tasks that
+    dag.test() runs in that process get the same object."""
+    return run_config(os.environ.get("ORCHBENCH_CONFIG"))
 
 
 def _step_task(spec: Step, cfg: Config) -> Any:
-    """One registry step as an Airflow task, with the step's retry and timeout policy."""
+    """One registry step as an Airflow task, with the step's retry and timeout policy.
+
+    The container runner's timeout (the step's timeout_s) is the first line: it kills
+    and removes the container and says so. Airflow's execution_timeout is the second,
+    core's ORCHESTRATOR_TIMEOUT_MARGIN_S later, as in the other wrappers, so it never
+    interrupts the runner's own clean-up."""
     policy = spec.policy(cfg)
-    grace = CONTAINER_GRACE_S if spec.runs_in == "container" else 0.0
 
     @task(
         task_id=spec.name,
         doc_md=spec.doc,
         retries=policy.retries,
         retry_delay=dt.timedelta(seconds=policy.retry_delay_s),
-        execution_timeout=dt.timedelta(seconds=policy.timeout_s + grace),
+        execution_timeout=dt.timedelta(seconds=policy.orchestrator_timeout_s),
     )
     def run_step(upstream: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
@@ -98,21 +97,21 @@ def _step_task(spec: Step, cfg: Config) -> Any:
     return run_step
 
 
-def pipeline_dag(dag_id: str, schedule: str, force_cold: bool, doc: str) -> DAG:
+def pipeline_dag(schedule: Schedule) -> DAG:
     @dag(
-        dag_id=dag_id,
-        schedule=schedule,
+        dag_id=definition_name(schedule),
+        schedule=schedule.cron,
         start_date=EARLIEST,
         catchup=False,
         max_active_runs=1,  # dates share the model store: one at a time, in order
-        doc_md=doc,
+        doc_md=schedule.description,
         tags=["orchbench"],
         params={
             "day": Param(None, type=["null", "string"], format="date",
                          description="Logical date to run; default: the run's ds."),
             "config": Param(os.environ.get("ORCHBENCH_CONFIG"), type=["null", "string"],
                             description="orchbench config file (TOML, or a driver's JSON)."),
-            "force_cold": Param(force_cold, type="boolean",
+            "force_cold": Param(schedule.force_cold, type="boolean",
                                 description="Force a cold start of training."),
             "run_id": Param(None, type=["null", "string"],
                             description="Id that labels this run's containers."),
@@ -128,6 +127,5 @@ def pipeline_dag(dag_id: str, schedule: str, force_cold: bool, doc: str) -> DAG:
     return pipeline()
 
 
-daily = pipeline_dag("orchbench_pipeline", DAILY.cron, DAILY.force_cold, DAILY.description)
-weekly_cold = pipeline_dag("orchbench_pipeline_weekly_cold", WEEKLY_COLD.cron,
-                           WEEKLY_COLD.force_cold, WEEKLY_COLD.description)
+daily = pipeline_dag(DAILY)
+weekly_cold = pipeline_dag(WEEKLY_COLD)

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.probes import chain_protocol, fail, fanout_protocol, parse_args, write
+from core.schedules import SCHEDULES, definition_name
 
 PROBE = "airflow"
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "airflow_impl" / "dags"
-WANTED_DAGS = ("orchbench_pipeline", "orchbench_pipeline_weekly_cold")
+WANTED_DAGS = tuple(definition_name(s) for s in SCHEDULES)  # airflow_impl/dags/
 # dag.test() keys each run by its logical date: every run gets its own second.
 _DATES = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=i)
           for i in itertools.count())

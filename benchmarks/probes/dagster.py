@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.probes import chain_protocol, fail, fanout_protocol, parse_args, write
+from core.names import PIPELINE_NAME
 
 PROBE = "dagster"
 MODULE = "benchmarks.probes.dagster"
@@ -81,11 +82,11 @@ def load() -> dict[str, Any]:
     import dagster
     t1 = time.perf_counter()
     from dagster_impl.definitions import defs
-    job = defs.resolve_job_def("daily_pipeline")
+    job = defs.resolve_job_def(PIPELINE_NAME)
     schedules = [defs.resolve_schedule_def(name).name
                  for name in ("daily_0600_utc", "weekly_cold_start")]
     t2 = time.perf_counter()
-    assert job.name == "daily_pipeline" and len(schedules) == 2
+    assert job.name == PIPELINE_NAME and len(schedules) == 2
     return {"framework_import_s": t1 - t0, "definitions_s": t2 - t1,
             "version": dagster.__version__}
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.probes import chain_protocol, fail, fanout_protocol, parse_args, write
+from core.names import PIPELINE_NAME
 
 PROBE = "prefect"
 VARIANTS = ("default", "tuned")
@@ -57,7 +58,7 @@ def load() -> dict[str, Any]:
     import prefect
     t1 = time.perf_counter()
     from prefect_impl.flow import pipeline
-    assert pipeline.name == "orchbench-pipeline" and callable(pipeline.fn)
+    assert pipeline.name == PIPELINE_NAME and callable(pipeline.fn)
     t2 = time.perf_counter()
     return {"framework_import_s": t1 - t0, "definitions_s": t2 - t1,
             "version": prefect.__version__}

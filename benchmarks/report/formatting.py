@@ -9,9 +9,10 @@ from __future__ import annotations
 from benchmarks.report import svg
 from benchmarks.report.document import Text
 from benchmarks.results import Figure
+from core.names import BASELINES, ORCHESTRATORS
 
-IMPLEMENTATIONS = ("direct", "prefect", "airflow", "dagster")
-ORCHESTRATOR_ORDER = ("direct", "docker", "prefect", "airflow", "dagster")
+IMPLEMENTATIONS = (BASELINES[0], *ORCHESTRATORS)  # direct, then the three
+ORCHESTRATOR_ORDER = (*BASELINES, *ORCHESTRATORS)
 VARIANT_ORDER = ("", "local", "default", "tuned", "detect", "in_process", "multiprocess")
 DIMENSIONS = ("setup", "latency", "failure")
 NONE = "—"

@@ -42,6 +42,9 @@ import psutil
 
 from airflow_impl.settings import airflow_environment
 from core.errors import OrchbenchError
+from core.names import PIPELINE_NAME
+from core.registry import STEP_NAMES
+from core.schedules import SCHEDULES, definition_name
 from infra.envs import ENVS
 from infra.stacks.base import (
     Command,
@@ -54,9 +57,8 @@ from infra.stacks.base import (
     http_json,
 )
 
-DAG_ID = "orchbench_pipeline"
-DAG_IDS = (DAG_ID, "orchbench_pipeline_weekly_cold")
-STEP_NAMES = ("ingest", "transform", "check_drift", "train", "evaluate")
+DAG_ID = PIPELINE_NAME  # the daily DAG: the one a triggered run goes to
+DAG_IDS = tuple(definition_name(s) for s in SCHEDULES)  # airflow_impl/dags/orchbench_pipeline.py
 FINAL_STATES = {"success", "failed"}
 VARIANTS = ("default", "tuned", "detect", "ui")
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -42,6 +41,7 @@ from typing import Any, ClassVar
 import psutil
 
 from core.errors import OrchbenchError
+from infra import process
 from infra.envs import ENVS, ROOT
 
 Log = Callable[[str], None]
@@ -152,10 +152,8 @@ class Stack(ABC):
 
     # ---- the shared machinery
     def environment(self, s: StackSettings) -> dict[str, str]:
-        env = dict(os.environ)
-        env.pop("VIRTUAL_ENV", None)
-        env.update(PYTHONUNBUFFERED="1", ORCHBENCH_CONFIG=str(s.config),
-                   ORCHBENCH_HOME=str(s.home))
+        env = process.clean_environment({"ORCHBENCH_CONFIG": str(s.config),
+                                          "ORCHBENCH_HOME": str(s.home)})
         if s.session:
             env["ORCHBENCH_SESSION"] = s.session
         env.update(self.knobs(s.variant))
@@ -183,9 +181,9 @@ class Stack(ABC):
             base_env = self.environment(s)
             for command in self.commands(s):
                 out = (log_dir / f"{command.role}.log").open("ab")
-                proc = subprocess.Popen(command.argv, cwd=ROOT, env={**base_env, **command.env},
-                                        stdout=out, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                proc = process.spawn(command.argv, cwd=ROOT, env={**base_env, **command.env},
+                                     stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
                 out.close()
                 running.roots.append((command.role, proc))
                 log(f"{self.name}: started {command.role} (pid {proc.pid}): "
@@ -307,20 +305,11 @@ class RunningStack:
     def stop(self, timeout_s: float = 20) -> None:
         """SIGTERM every process group, then SIGKILL whatever is left, descendants that
         left the group included. Idempotent."""
-        doomed = {p.pid: p for p in [*self.seen.values(), *self.processes()]}
-        for _, proc in self.roots:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs(list(doomed.values()), timeout=timeout_s)
-        for p in alive:
-            with contextlib.suppress(psutil.Error):
-                p.kill()
-        psutil.wait_procs(alive, timeout=5)
-        for _, proc in self.roots:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+        doomed = [*self.seen.values(), *self.processes()]
+        # The first call signals every process seen (all roots' trees); the others
+        # then find their trees mostly gone, and reap their roots.
+        for i, (_, proc) in enumerate(self.roots):
+            process.stop_tree(proc, grace_s=timeout_s, also=doomed if i == 0 else ())
         with contextlib.suppress(FileNotFoundError):
             self.lock.unlink()
 

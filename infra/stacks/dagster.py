@@ -41,6 +41,7 @@ from typing import Any
 import psutil
 
 from core.errors import OrchbenchError
+from core.names import PIPELINE_NAME
 from core.registry import STEP_NAMES
 from infra.stacks.base import (
     Command,
@@ -54,7 +55,7 @@ from infra.stacks.base import (
 
 LOCATION = "dagster_impl.definitions"  # `dagster dev -m` names the code location after the module
 REPOSITORY = "__repository__"  # the implicit repository of a Definitions object
-JOB = "daily_pipeline"
+JOB = PIPELINE_NAME  # dagster_impl/definitions.py
 FINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 
 # Knob names: ours, not Dagster's. ORCHBENCH_DAGSTER_EXECUTOR is read by definitions.py;

@@ -30,6 +30,7 @@ from typing import Any
 import psutil
 
 from core.errors import OrchbenchError
+from core.names import DEPLOYMENT_NAME, PIPELINE_NAME
 from infra.envs import ENVS
 from infra.stacks.base import (
     Command,
@@ -42,7 +43,7 @@ from infra.stacks.base import (
     http_json,
 )
 
-FLOW, DEPLOYMENT = "orchbench-pipeline", "daily"  # prefect_impl/flow.py and deploy.py
+FLOW, DEPLOYMENT = PIPELINE_NAME, DEPLOYMENT_NAME  # prefect_impl/flow.py and deploy.py
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 POLL_DEFAULT_S = 10  # RunnerSettings.poll_frequency
 HEARTBEAT_DEFAULT_S = 180  # FlowsSettings.heartbeat_frequency

@@ -13,6 +13,7 @@ from typing import Any
 from benchmarks.environment import PACKAGES
 from benchmarks.report.document import Block, Heading, Para
 from benchmarks.results import ResultSet
+from core.names import ORCHESTRATORS
 
 HOW_TO_READ = (
     "Every figure is the median of its samples with the interquartile range in brackets, "
@@ -26,7 +27,6 @@ HOW_TO_READ = (
 MACHINE_KEYS = (("cpu_count", "{} CPUs"), ("cpu_model", "{}"), ("memory_gib", "{} GiB memory"),
                 ("docker_engine", "Docker {}"), ("python", "Python {}"), ("os", "{}"),
                 ("orchbench_commit", "orchbench {}"))
-ORCHESTRATORS = ("prefect", "airflow", "dagster")
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, str]:

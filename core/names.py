@@ -1,0 +1,19 @@
+"""The names every layer shares, defined once: the orchestrators, the baselines,
+and the pipeline's name in each orchestrator's UI. (The step names are the
+registry's, core/registry.py.)
+"""
+
+from __future__ import annotations
+
+# The three orchestrators, each wrapped by <name>_impl/ in its own environment.
+ORCHESTRATORS: tuple[str, ...] = ("prefect", "airflow", "dagster")
+# What the benchmarks compare them with: the registry's loop in plain Python
+# (core/direct.py), and bare containers.
+BASELINES: tuple[str, ...] = ("direct", "docker")
+# The pipeline's name in all three UIs: the Prefect flow, the Airflow dag_id, the
+# Dagster job (Dagster requires an identifier, so no hyphen). Its second schedule
+# is PIPELINE_NAME + "_" + schedule name where an orchestrator needs a second
+# definition (the Airflow DAG of the weekly cold start).
+PIPELINE_NAME = "orchbench_pipeline"
+# Prefect's served deployment of the pipeline (addressed as PIPELINE_NAME/DEPLOYMENT_NAME).
+DEPLOYMENT_NAME = "daily"
