@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks import stats
 from core.config import POLICIES  # the policy scenario's policies, in report order
+from core.lake import write_text
 
 SCHEMA_VERSION = 1
 KIND = "orchbench-bench"
@@ -234,11 +234,9 @@ def summarise_figure(f: Figure, base: Figure | None = None) -> None:
 
 
 def save(results: ResultSet, path: Path) -> Path:
-    """Write atomically: a half-written result file never replaces a good one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(results.to_dict(), indent=1, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    """Write atomically (core.lake): a half-written result file never replaces a good one."""
+    write_text(json.dumps(results.to_dict(), indent=1, sort_keys=False) + "\n", path,
+               mode=0o644)
     return path
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from core.config import Config, DataConfig, DriftConfig, StepPolicy
+from benchmarks.fixtures import history_config
+from core.config import Config
 
 FIRST = dt.date(2026, 1, 1)
 LAST_HISTORY = dt.date(2026, 1, 11)
@@ -18,14 +19,8 @@ DAILY = [dt.date(2026, 1, 12) + dt.timedelta(days=i) for i in range(6)]
 
 
 def small_config(home: Path) -> Config:
-    fast = StepPolicy(retries=1, retry_delay_s=0.2, timeout_s=120)
-    return Config(
-        home=home,
-        data=DataConfig(bad_row_rate=0.01),
-        drift=DriftConfig(current_days=3, reference_days=7, min_reference_days=7,
-                          force_cold_every_days=4, max_drifted_columns=9),
-        steps={name: fast for name in Config().steps},
-    ).validate()
+    """The benchmark's history config (benchmarks/fixtures.py), one definition for both."""
+    return history_config(home)
 
 
 # The same shape on real data: the Beijing profile (US Embassy PM2.5 with its NA
