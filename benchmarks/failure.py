@@ -187,13 +187,10 @@ def _command(name: str, home: Path, day: str) -> list[str]:
 
 
 def _environment(session: str, scenario: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for key in ("VIRTUAL_ENV", "ORCHBENCH_HOME"):
-        env.pop(key, None)
-    env["ORCHBENCH_SESSION"] = session
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(SCENARIOS[scenario].environment)  # docker_down: a socket nobody listens on
-    return env
+    # docker_down's environment: a socket nobody listens on.
+    return process.clean_environment({"ORCHBENCH_SESSION": session,
+                                      **SCENARIOS[scenario].environment},
+                                     drop=("ORCHBENCH_HOME",))
 
 
 def _plain(bench: Bench, client: Any, scenario: str, name: str, home: Path, session: str,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from benchmarks.fixtures import bench_day, fresh_home
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import Figure, Timeline, key
 from infra.envs import ENVS, ROOT
+from infra.process import clean_environment
 
 # (orchestrator, variant, extra environment)
 IMPLEMENTATIONS: list[tuple[str, str, dict[str, str]]] = [
@@ -59,9 +59,7 @@ def units(plan: Plan) -> int:
 def run_cli(name: str, home: Path, day: str, extra_env: dict[str, str],
             timeout_s: float = 900) -> tuple[float, float, dict[str, Any]]:
     """`orchbench run -o NAME --date DAY` as a user runs it: (start epoch, wall s, result)."""
-    env = {**os.environ, **extra_env}
-    env.pop("VIRTUAL_ENV", None)
-    env.pop("ORCHBENCH_HOME", None)
+    env = clean_environment(extra_env, drop=("ORCHBENCH_HOME",))
     command = [str(ENVS["base"].path / "bin" / "orchbench"), "run", "-o", name, "--date", day,
                "--config", str(home / "config.json"), "--home", str(home)]
     epoch = time.time()

@@ -28,6 +28,7 @@ from benchmarks.plan import Bench, Plan
 from benchmarks.results import Figure
 from core.names import ORCHESTRATORS
 from infra.envs import ENVS, ROOT, uv
+from infra.process import clean_environment
 
 FRAMEWORKS = {name: name for name in ORCHESTRATORS}  # wrapper → the package it imports
 
@@ -136,9 +137,8 @@ def install(env_name: str) -> tuple[float, int, float]:
         target = Path(tmp) / "venv"
         command = [uv(), "sync", "--frozen", "--quiet", "--no-dev"]
         command += ["--extra", env.extra] if env.extra else []
-        environ = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(target),
-                   "UV_PYTHON_DOWNLOADS": "never"}
-        environ.pop("VIRTUAL_ENV", None)
+        environ = clean_environment({"UV_PROJECT_ENVIRONMENT": str(target),
+                                     "UV_PYTHON_DOWNLOADS": "never"})
         started = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True,
                               check=False)
