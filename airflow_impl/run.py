@@ -1,4 +1,4 @@
-"""Run one pipeline date through Airflow: the driver entry of infra/drivers.py.
+"""Run one pipeline date through Airflow: the driver entry (core/protocol.py).
 
     python -m airflow_impl.run --date D --run-id ID --config CONFIG.json --result OUT.json
         [--force-cold]
@@ -33,10 +33,11 @@ from typing import Any
 from airflow_impl.settings import DAG_FILE, airflow_environment
 from core.errors import StepError
 from core.lake import write_json
+from core.protocol import driver_arguments
 from core.registry import DECISION_STEP, METRICS_STEP, STEPS
 from core.result import RunResult, StepResult, error_file, now, read_step_error
 from core.runner import unwind_on_signals
-from core.task import driver_arguments, logical_date, run_config
+from core.task import logical_date, run_config
 
 
 def migrate(airflow_home: Path) -> None:

@@ -48,6 +48,7 @@ from core.config import Config, StepPolicy, save_config
 from core.docker_client import docker_client
 from core.errors import StepError
 from core.names import BASELINES, ORCHESTRATORS
+from core.protocol import entry_module
 from core.registry import CONTAINER_STEPS
 from core.result import step_failure
 from core.runner import LABEL_SESSION, LABEL_STEP, sweep
@@ -275,7 +276,7 @@ def _killed(bench: Bench, client: Any, name: str, home: Path, session: str,
     swept = sweep(session=session, client=client)
     remaining = _count(client, session)
     noticed = state in FINAL_FAILED
-    detail = (f"killed pid {'CLI' if name == 'direct' else name + '_impl.run'}; record "
+    detail = (f"killed pid {'CLI' if name == 'direct' else entry_module(name)}; record "
               f"{state}" + (f" (transform task {task_state})" if task_state else "")
               + f" after {bench.plan.local_kill_grace_s:g} s grace; still running after the grace: "
               f"{', '.join(survivors) or 'nothing'}; swept {swept} container(s), {remaining} left")
@@ -299,7 +300,7 @@ def _wait_for_container(client: Any, session: str, proc: subprocess.Popen) -> bo
 
 def _driver_pid(cli_pid: int, name: str) -> int:
     """The `<name>_impl.run` child of the CLI: the process that executes the steps."""
-    wanted = f"{name}_impl.run"
+    wanted = entry_module(name)
     found = process.find_descendant(cli_pid, wanted)
     if found is None:
         raise RuntimeError(f"no {wanted} process under the CLI (pid {cli_pid})")

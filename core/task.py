@@ -11,7 +11,6 @@ timeouts, schedules and logging — which is what a reader should compare.
 from __future__ import annotations
 
 import datetime as dt
-from argparse import ArgumentParser, Namespace
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -101,15 +100,3 @@ def execute(name: str, params: RunParams, upstream: dict[str, Any] | None = None
         # the orchestrator still gets the exception, for its retries and states.
         write_step_error(record, StepError.from_exception(exc))
         raise
-
-
-def driver_arguments(prog: str, doc: str | None, argv: list[str] | None = None) -> Namespace:
-    """The command line of every `<name>_impl.run` (the contract in infra/drivers.py):
-    --date --run-id --config --result [--force-cold]. `result` is a Path."""
-    parser = ArgumentParser(prog=prog, description=doc)
-    parser.add_argument("--date", required=True, help="logical date YYYY-MM-DD")
-    parser.add_argument("--run-id", required=True, help="labels the run's containers")
-    parser.add_argument("--config", required=True, help="the run's config (JSON or TOML)")
-    parser.add_argument("--result", required=True, type=Path, help="where to write the result")
-    parser.add_argument("--force-cold", action="store_true")
-    return parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Run one pipeline date as a Dagster job and write the uniform result (infra/drivers.py).
+"""Run one pipeline date as a Dagster job and write the uniform result (core/protocol.py).
 
     python -m dagster_impl.run --date D --run-id ID --config CONFIG.json --result OUT.json
                                [--force-cold]
@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import StepError
 from core.lake import write_json
+from core.protocol import driver_arguments
 from core.registry import DECISION_STEP, METRICS_STEP, STEPS
 from core.result import RunResult, StepResult, error_file, read_step_error
 from core.runner import unwind_on_signals
-from core.task import RunParams, driver_arguments, run_config
+from core.task import RunParams, run_config
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, JobExecutionResult

@@ -1,17 +1,10 @@
 """Run one pipeline date through an orchestrator, in that orchestrator's environment.
 
-The orchestrators cannot share a Python environment, so the CLI (and later the
-benchmarks) never import them: a driver saves the run's exact config as JSON,
-starts `<impl>.run` with the orchestrator's own interpreter, streams its output
-and reads back the uniform result (core/result.py) that the entry point wrote.
-
-Contract of every `<name>_impl/run.py` (run as `python -m <name>_impl.run`):
-  --date YYYY-MM-DD --run-id ID --config CONFIG.json --result OUT.json [--force-cold]
-It runs the pipeline for that date through the orchestrator's own machinery,
-with its metadata in SQLite under <home>/orchestrators/<name>/, writes the
-uniform result (per-step attempts and times read from the orchestrator) to
-OUT.json, and exits 0 whether the pipeline run succeeded or failed; a non-zero
-exit means the driver itself broke.
+The orchestrators cannot share a Python environment, so the CLI and the benchmarks
+never import them: a driver saves the run's exact config as JSON, starts the
+wrapper's entry point with the orchestrator's own interpreter, streams its output
+and reads back the uniform result (core/result.py) that the entry point wrote. The
+command line both sides speak is core/protocol.py.
 """
 
 from __future__ import annotations
@@ -31,6 +24,7 @@ from typing import Any
 
 from core.config import Config, save_config
 from core.errors import OrchbenchError
+from core.protocol import entry_command
 from core.runner import sweep
 from infra import process
 from infra.envs import ENVS, ROOT
@@ -64,10 +58,8 @@ def run_wrapped(name: str, cfg: Config, day: str, *, force_cold: bool = False,
     run_id = uuid.uuid4().hex[:12]
     with tempfile.TemporaryDirectory(prefix="orchbench-result-") as tmp:
         result_file = Path(tmp) / "result.json"
-        command = [str(env.python), "-m", f"{name}_impl.run", "--date", day, "--run-id", run_id,
-                   "--config", str(config), "--result", str(result_file)]
-        if force_cold:
-            command.append("--force-cold")
+        command = entry_command(env.python, name, day, run_id, config, result_file,
+                                force_cold=force_cold)
         # Its own session: if the driver dies (SIGKILL, a crash), whatever it started —
         # Prefect's temporary API server above all — is ended with it, instead of
         # holding our end of the pipe open and this call with it. It also keeps a

@@ -1,4 +1,4 @@
-"""Driver entry point (contract in infra/drivers.py): one date through Prefect.
+"""Driver entry point (contract in core/protocol.py): one date through Prefect.
 
 `python -m prefect_impl.run --date D --run-id ID --config CONFIG.json --result OUT.json
 [--force-cold]` runs the flow once against Prefect's ephemeral API (a temporary
@@ -19,10 +19,11 @@ from uuid import UUID
 
 from core.errors import StepError
 from core.lake import write_json
+from core.protocol import driver_arguments
 from core.registry import DECISION_STEP, METRICS_STEP, STEPS
 from core.result import RunResult, StepResult, error_file, read_step_error
 from core.runner import unwind_on_signals
-from core.task import driver_arguments, run_config
+from core.task import run_config
 
 
 def use_prefect_home(home: Path) -> None:
