@@ -71,7 +71,11 @@ def test_every_dimension_covers_every_orchestrator(run) -> None:
 
 def test_the_baselines_are_faster_than_every_orchestrator(run) -> None:
     rs, _ = run
-    for scenario, metric in [("pipeline", "later_wall_s"),
+    # The pipeline's overhead (wall minus the steps' own time), not its wall: the steps
+    # are the same work everywhere, and one slow sample of them on a noisy machine
+    # made direct's single quick-plan wall (34 s) exceed Dagster's (27 s) in a CI run
+    # of issue 11 while its overhead stayed 2 s against Dagster's 6.
+    for scenario, metric in [("pipeline", "overhead_s"),
                              ("definition_load", "process_wall_s")]:
         values = medians(rs, scenario, metric)
         direct = values.pop("direct/")
