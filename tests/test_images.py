@@ -182,7 +182,8 @@ def test_transform_image_runs_dbt_with_no_network(
     out = _run(docker_client, built["transform"].tag, ["dbt", "--version"])
     assert re.search(r"installed:\s*1\.11\.\d+", out), out
     assert re.search(r"Plugins:.*-\s*duckdb:\s*1\.11\.\d+", out, re.S), out
-    # The wheels stayed in the build stage; telemetry is off; the code is in /app.
+    # No wheels in the image's files (deleted after the install); telemetry is off;
+    # the code is in /app.
     env = _run(
         docker_client,
         built["transform"].tag,
