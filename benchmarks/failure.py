@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fixtures import CONFIG_FILE, bench_day, fresh_home, home_config
+from benchmarks.fixtures import CONFIG_FILE, bench_day, fresh_home, home_config, run_command
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import FailureCase
 from core import faults
@@ -53,7 +53,7 @@ from core.registry import CONTAINER_STEPS
 from core.result import step_failure
 from core.runner import LABEL_SESSION, LABEL_STEP, sweep
 from infra import process
-from infra.envs import ENVS, ROOT
+from infra.envs import ROOT
 
 VARIANT = "local"
 STEP = CONTAINER_STEPS[0]  # the failing step: the first container step (transform)
@@ -182,11 +182,6 @@ def scenario_config(cfg: Config, scenario: str, home: Path, day: str) -> Config:
 
 
 # ------------------------------------------------------------------------ plain runs
-def _command(name: str, home: Path, day: str) -> list[str]:
-    return [str(ENVS["base"].path / "bin" / "orchbench"), "run", "-o", name, "--date", day,
-            "--config", str(home / CONFIG_FILE), "--home", str(home)]
-
-
 def _environment(session: str, scenario: str) -> dict[str, str]:
     # docker_down's environment: a socket nobody listens on.
     return process.clean_environment({"ORCHBENCH_SESSION": session,
@@ -200,7 +195,8 @@ def _plain(bench: Bench, client: Any, scenario: str, name: str, home: Path, sess
     day = bench_day(bench)
     lake_before, model_before = _lake_snapshot(home), _model_bytes(home)
     started = time.monotonic()
-    done = subprocess.run(_command(name, home, day), cwd=ROOT, env=_environment(session, scenario),
+    done = subprocess.run(run_command(name, home, day), cwd=ROOT,
+                          env=_environment(session, scenario),
                           capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
     seconds = time.monotonic() - started
     _keep_log(bench, label, done.stdout, done.stderr)
@@ -258,7 +254,7 @@ def _killed(bench: Bench, client: Any, name: str, home: Path, session: str,
     with (logs / f"{label}.out").open("w") as out, (logs / f"{label}.err").open("w") as err:
         # Its own process group: whatever the killed process leaves (Prefect's
         # temporary server, say) can be ended afterwards with the run's tree.
-        proc = process.spawn(_command(name, home, day), cwd=ROOT,
+        proc = process.spawn(run_command(name, home, day), cwd=ROOT,
                              env=_environment(session, "killed"), stdout=out, stderr=err)
         try:
             if not _wait_for_container(client, session, proc):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from benchmarks.plan import Bench
 from core.config import Config, DataConfig, DriftConfig, StepPolicy, load_config, save_config
+from infra.envs import ENVS
 
 FIRST = dt.date(2026, 1, 1)
 LAST_HISTORY = dt.date(2026, 1, 11)
@@ -76,3 +77,9 @@ def home_config(home: Path) -> Config:
 def bench_day(bench: Bench, offset: int = 0) -> str:
     """The logical date `offset` days after the history (0: the first day without data)."""
     return (LAST_HISTORY + dt.timedelta(days=1 + offset)).isoformat()
+
+
+def run_command(name: str, home: Path, day: str) -> list[str]:
+    """`orchbench run -o NAME --date DAY` on a bench home, as a user types it (argv)."""
+    return [str(ENVS["base"].path / "bin" / "orchbench"), "run", "-o", name, "--date", day,
+            "--config", str(home / CONFIG_FILE), "--home", str(home)]

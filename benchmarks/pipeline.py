@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fixtures import bench_day, fresh_home
+from benchmarks.fixtures import bench_day, fresh_home, run_command
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import Figure, Timeline, key
-from infra.envs import ENVS, ROOT
+from infra.envs import ROOT
 from infra.process import clean_environment
 
 # (orchestrator, variant, extra environment)
@@ -60,8 +60,7 @@ def run_cli(name: str, home: Path, day: str, extra_env: dict[str, str],
             timeout_s: float = 900) -> tuple[float, float, dict[str, Any]]:
     """`orchbench run -o NAME --date DAY` as a user runs it: (start epoch, wall s, result)."""
     env = clean_environment(extra_env, drop=("ORCHBENCH_HOME",))
-    command = [str(ENVS["base"].path / "bin" / "orchbench"), "run", "-o", name, "--date", day,
-               "--config", str(home / "config.json"), "--home", str(home)]
+    command = run_command(name, home, day)
     epoch = time.time()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
