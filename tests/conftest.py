@@ -16,8 +16,24 @@ import pytest
 
 # Every container this test session starts (in process or in a CLI subprocess)
 # carries this label, so the leftover check below judges only the tests' own
-# containers, never those of a demo or benchmark running beside them.
+# containers, never those of a demo or benchmark running beside them. Each
+# pytest-xdist worker (`orchbench test` runs two) is a session of its own: it
+# inherits the label of the process that started it and adds its name, so one
+# worker's check never sees, nor removes, the other's running containers.
 SESSION = os.environ.setdefault("ORCHBENCH_SESSION", f"pytest-{uuid.uuid4().hex[:8]}")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    SESSION = os.environ["ORCHBENCH_SESSION"] = f"{SESSION}-{os.environ['PYTEST_XDIST_WORKER']}"
+
+# How `orchbench test` shares the suite between its two pytest-xdist workers
+# (`--dist loadgroup --no-loadscope-reorder`): a unit of work is a module, or the
+# modules that share a session fixture (built once, on one worker); units start
+# longest first, so the longest one never starts last (issue 11: the durations of
+# a whole run, in seconds on this 2-core machine, serial: test_bench 1770,
+# test_compose 970, the demos 400, the three wrapper modules with their history
+# about 600, the browser and workshop tests about 450, the calibration 266).
+SHARED_FIXTURE_GROUPS = {"beijing_history": "wrappers", "ui_history": "uis"}
+LONGEST_FIRST = ("test_bench.py", "test_compose.py", "wrappers", "uis", "test_demo.py",
+                 "test_drift_calibration.py", "test_signals.py")
 
 
 @pytest.fixture(scope="session")
@@ -89,10 +105,21 @@ def no_containers_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     assert not left, f"orchbench containers left behind: {names}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that asks for Docker (or a history built with it) is slow, whatever its
-    module says."""
+    module says. Every test gets its xdist group (see LONGEST_FIRST above), and the
+    tests are put in the order their groups should start in."""
     docker_fixtures = {"docker_client", "base_image", "beijing_history", "ui_history"}
+    group = {}  # module file name -> its group: the whole module goes to one worker
     for item in items:
-        if docker_fixtures & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if docker_fixtures & fixtures:
             item.add_marker(pytest.mark.slow)
+        shared = sorted(fixtures & set(SHARED_FIXTURE_GROUPS))
+        if shared or item.path.name not in group:
+            group[item.path.name] = SHARED_FIXTURE_GROUPS[shared[0]] if shared else item.path.name
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group[item.path.name]))
+    first = {name: rank for rank, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(group[item.path.name], len(first)))  # stable
