@@ -251,8 +251,8 @@ TEST_WORKERS = ("-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder")
 def _workers(pytest_args: list[str]) -> tuple[str, ...]:
     """TEST_WORKERS, unless the arguments choose the workers themselves (`-n 4`,
     `-n0`, `--numprocesses`, `--dist …`, `-p no:xdist`)."""
-    chooses = any(a.startswith(("-n", "--numprocesses", "--dist")) and not a.startswith("--no")
-                  or a in ("no:xdist", "-pno:xdist") for a in pytest_args)
+    chooses = any(a.startswith(("-n", "--numprocesses", "--dist", "-pno:xdist"))
+                  or a == "no:xdist" for a in pytest_args)
     return () if chooses else TEST_WORKERS
 
 
