@@ -123,3 +123,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.xdist_group(group[item.path.name]))
     first = {name: rank for rank, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: first.get(group[item.path.name], len(first)))  # stable
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker under `--dist loadgroup`, every test id must carry its
+    group: if not, the groups are silently ignored and a module fixture (the quick
+    benchmark) runs once per worker, at the same time (pytest-xdist #1386)."""
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and session.config.getvalue("loadgroup")):
+        return
+    lost = [item.nodeid for item in session.items if "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {lost[0]} (and {len(lost) - 1} more): this pytest and "
+            "pytest-xdist no longer work together under --dist loadgroup (pytest-xdist #1386). "
+            "Use the versions uv.lock pins (`uv sync`), or run without workers (`-p no:xdist`).")
