@@ -1,6 +1,8 @@
 """The quick benchmark, end to end, as a user runs it: `orchbench bench --quick`, then
 `orchbench report`. One run (the module fixture) feeds every check below; each check
-is something a broken benchmark would get wrong, not a timing threshold."""
+is something a broken benchmark would get wrong, not a timing threshold: under
+`orchbench test` this module runs on one pytest-xdist worker while the other worker
+runs the rest of the suite on the same cores."""
 
 from __future__ import annotations
 

@@ -103,7 +103,8 @@ def synthetic() -> ResultSet:
         FailureCase("always_fails", "airflow", "local", "run failed, attempts 2",
                     False, "running", [60.0], 1, 1, True, False, "never reached a final state"),
         FailureCase("always_fails", "prefect", "local", "run failed, attempts 2",
-                    True, "failed", [14.0], 2, 0, True, True)]
+                    True, "failed", [14.0], 2, 0, True, True,
+                    error_kind="container_exit", exit_code=3)]
     return rs
 
 
@@ -165,6 +166,8 @@ def test_failure_matrix_colours(rendered: dict[str, Path]) -> None:
     assert red and red.group(1) == "red"
     assert green and green.group(1) == "green"
     assert "run failed, attempts 2" in _row(html, "failure/always_fails")
+    # The structured error travels to the report: its kind and exit code, not parsed text.
+    assert "error container_exit, exit 3" in _row(html, "failure/always_fails")
 
 
 def test_markdown_has_summary_table(rendered: dict[str, Path]) -> None:

@@ -78,7 +78,8 @@ def failure_matrix(cases: list[FailureCase]) -> Table:
 
 
 def case_cell(case: FailureCase | None, cases: list[FailureCase]) -> Cell:
-    """Mark and final state, attempts and seconds, containers and data; "—" if not run."""
+    """Mark and final state, attempts and seconds, containers and data, the error's kind
+    and exit code where the run recorded one; "—" if not run."""
     if case is None:
         return Cell.of(NONE)
     colour = case_colour(case, cases)
@@ -89,6 +90,9 @@ def case_cell(case: FailureCase | None, cases: list[FailureCase]) -> Cell:
              [Text(f"attempts {case.attempts if case.attempts is not None else NONE}, "
                    f"{svg.fmt(seconds) + ' s' if seconds is not None else NONE}", "spread")],
              [Text(f"containers left {case.containers_left}, {data}", "spread")]]
+    if case.error_kind:  # the failing step's StepError.kind (core/errors.py), and its exit code
+        code = f", exit {case.exit_code}" if case.exit_code is not None else ""
+        lines.append([Text(f"error {case.error_kind}{code}", "spread")])
     if not case.noticed:
         lines.append([Text("not noticed", "ratio")])
     if case.detail:
