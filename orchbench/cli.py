@@ -230,6 +230,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    import shlex
     import subprocess
 
     from infra.envs import ENVS
@@ -238,7 +239,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     setup(envs=None, images=True, browser=True, log=progress)
     command = [str(ENVS["base"].python), "-m", "pytest", *_workers(args.pytest_args),
                *args.pytest_args]
-    progress("$ " + " ".join(command))
+    progress("$ " + shlex.join(command))  # quoted: it can be copied and run again
     return subprocess.call(command)
 
 
