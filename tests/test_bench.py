@@ -23,6 +23,8 @@ pytestmark = pytest.mark.slow  # real orchestrators and containers
 
 ORCHBENCH = str(ENVS["base"].path / "bin" / "orchbench")
 FAILURES = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")
+KINDS = {"always_fails": "container_exit", "hang": "timeout", "bad_input": "bad_input",
+         "docker_down": "docker_unavailable"}  # the StepError kind each failure ends in
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,7 @@ def test_the_report_has_its_tables_and_plots(run, tmp_path: Path) -> None:
     assert "Does the warm/cold policy pay?" in html and "## Does the warm/cold policy pay?" \
         in markdown and "by policy" in html  # the section and its plot
     assert results.load(tmp_path / "results.json").figures
+    assert "error container_exit, exit 3" in html  # the failure matrix shows the StepError
 
 
 def test_every_dimension_covers_every_orchestrator(run) -> None:
@@ -107,6 +110,11 @@ def test_failures_are_handled_as_configured(run) -> None:
         for scenario in ("bad_input", "docker_down"):
             assert local[scenario, name].attempts == 1, (scenario, name)
         assert "exited with code 3" in local["always_fails", name].detail
+        # The failing step's StepError, carried as data (core/errors.py): the same kind
+        # in all four implementations, and the container's exit code.
+        kinds = {s: local[s, name].error_kind for s in KINDS}
+        assert kinds == KINDS, (name, kinds)
+        assert local["always_fails", name].exit_code == 3
         # The runner's timeout, or Prefect's own timeout_seconds at the same 10 s.
         hang = local["hang", name]
         assert ("did not finish within 10 s" in hang.detail
