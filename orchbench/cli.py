@@ -245,8 +245,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 # Two pytest-xdist workers, the groups and their order as tests/conftest.py sets them.
 # Most of the suite waits on orchestrators and containers rather than computing, so a
-# second worker pays even on 2 cores: `.ci/run` in a cold fresh clone took 33.6 min
-# here, where the last serial run took 56 min on CI and 87.6 on this machine (issue 11).
+# second worker pays even on 2 cores (README, "Tests", has the time it measured).
 TEST_WORKERS = ("-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder")
 
 
