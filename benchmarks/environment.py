@@ -23,7 +23,7 @@ PACKAGES = {
     "prefect": ["prefect"],
     "airflow": ["apache-airflow", "apache-airflow-providers-standard"],
     "dagster": ["dagster", "dagster-webserver"],
-    "base": ["evidently", "duckdb", "pandas", "docker"],
+    "base": ["evidently", "duckdb", "pandas", "docker", "mlflow"],
 }
 
 

@@ -44,9 +44,10 @@ from benchmarks.fixtures import CONFIG_FILE, bench_day, fresh_home, home_config,
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import FailureCase
 from core import faults
-from core.config import Config, StepPolicy, save_config
+from core.config import Config, StepPolicy, load_config, save_config
 from core.docker_client import docker_client
 from core.errors import StepError
+from core.models import ModelStore
 from core.names import BASELINES, ORCHESTRATORS
 from core.protocol import entry_module
 from core.registry import CONTAINER_STEPS
@@ -396,21 +397,32 @@ def _lake_check(home: Path, before: dict[str, str], day: str, scenario: str) -> 
     return intact, "; ".join(notes)
 
 
-def _model_bytes(home: Path) -> bytes | None:
-    current = home / "models" / "current.json"
-    return current.read_bytes() if current.is_file() else None
+def _model_bytes(home: Path) -> str | None:
+    """The current model: the version the registry's alias names (core/models.py), or None."""
+    store = _store(home)
+    if store is None:
+        return None
+    current = store.current()
+    return current.version if current else None
 
 
-def _model_intact(home: Path, before: bytes | None, *, succeeded: bool) -> bool:
-    """Failed: current.json byte-identical. Succeeded: it names a version whose files exist."""
-    after = _model_bytes(home)
+def _model_intact(home: Path, before: str | None, *, succeeded: bool) -> bool:
+    """Failed: the alias names the version it named before. Succeeded: it names a version
+    whose files exist (the bundle, its meta.json and the MLflow model)."""
+    store = _store(home)
+    current = store.current() if store else None
     if not succeeded:
-        return after == before
-    if after is None:
-        return False
-    version = json.loads(after).get("version", "")
-    folder = home / "models" / "versions" / version
-    return bool(version) and (folder / "model.pkl").is_file() and (folder / "meta.json").is_file()
+        return (current.version if current else None) == before
+    return current is not None and all(
+        f.exists() for f in (current.model_file, current.path / "meta.json",
+                             current.mlflow_model / "MLmodel"))
+
+
+def _store(home: Path) -> ModelStore | None:
+    """The home's model store (core/models.py), or None if the home has no config."""
+    if not (home / CONFIG_FILE).is_file():
+        return None
+    return ModelStore.of(dataclasses.replace(load_config(home / CONFIG_FILE), home=home))
 
 
 def _sha256(path: Path) -> str:
@@ -418,7 +430,7 @@ def _sha256(path: Path) -> str:
 
 
 # ------------------------------------------------- the same checks, for served-mode kills
-Snapshot = tuple[dict[str, str], bytes | None]
+Snapshot = tuple[dict[str, str], str | None]
 
 
 def snapshot(home: Path) -> Snapshot:

@@ -6,7 +6,8 @@
   `core/direct.py`, the plain loop, is the baseline.
 - Environment: installed packages and size on disk of each orchestrator's virtual
   environment, and the time to install it from a warm package cache (uv, into a
-  fresh folder), against the core environment alone.
+  fresh folder), against the core environment alone; and MLflow's share of the
+  core environment (the model store, issue 12): what is installed only for it.
 
 The UI stack's figures (time until it answers, idle memory, processes, ports,
 config files) come from starting it, in benchmarks/served.py.
@@ -15,13 +16,18 @@ config files) come from starting it, in benchmarks/served.py.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import io
 import os
 import subprocess
 import tempfile
 import time
 import tokenize
+import tomllib
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from benchmarks.environment import site_packages
 from benchmarks.plan import Bench, Plan
@@ -127,6 +133,41 @@ def _du_mb(path: Path) -> float:
     return round(total / 2**20, 1)
 
 
+def exclusive_share(site: Path, roots: list[str], package: str) -> tuple[list[str], float]:
+    """What an environment holds only because of `package`: (distribution names, MB on
+    disk of their files). The closure of `roots` (requirement strings, as pyproject's
+    dependencies) minus the closure without `package`, walked over the installed
+    distributions' own Requires-Dist (markers evaluated for this interpreter, no extras)."""
+    dists = {canonicalize_name(d.metadata["Name"]): d
+             for d in importlib.metadata.distributions(path=[str(site)])}
+
+    def closure(names: list[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = [canonicalize_name(Requirement(n).name) for n in names]
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in dists:
+                continue
+            seen.add(name)
+            for text in dists[name].requires or []:
+                req = Requirement(text)
+                if req.marker is None or req.marker.evaluate({"extra": ""}):
+                    todo.append(canonicalize_name(req.name))
+        return seen
+
+    target = canonicalize_name(package)
+    only = sorted(closure(roots) - closure([r for r in roots
+                                            if canonicalize_name(Requirement(r).name) != target]))
+    size = sum(dists[n].locate_file(f).stat().st_size for n in only
+               for f in dists[n].files or [] if dists[n].locate_file(f).is_file())
+    return only, round(size / 2**20, 1)
+
+
+def core_requirements() -> list[str]:
+    """The core's dependencies as pyproject.toml declares them."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
 def install(env_name: str) -> tuple[float, int, float]:
     """Install one environment into a new folder from the warm uv cache, as a user's
     first `orchbench setup` would (no dev tools): (seconds, packages, MB on disk).
@@ -197,6 +238,16 @@ def run(bench: Bench) -> None:
                    "core's included, no dev tools"),
             Figure("setup", "environment", name, "size_mb", "MB", [size]),
         ]
+        if name == "direct":  # the model store's share of the core (issue 12)
+            only, mb = exclusive_share(site_packages(ENVS["base"].path), core_requirements(),
+                                       "mlflow")
+            note = ("installed only for MLflow (tracking, registry, UI, scoring server), "
+                    "of the core environment's packages: " + ", ".join(only))
+            bench.results.figures += [
+                Figure("setup", "environment", name, "mlflow_packages", "count",
+                       [float(len(only))], note=note),
+                Figure("setup", "environment", name, "mlflow_mb", "MB", [mb], note=note),
+            ]
         if name != "direct":  # what the orchestrator adds to the pipeline's own needs
             bench.results.figures += [
                 Figure("setup", "environment", name, "added_packages", "count",

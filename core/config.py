@@ -189,7 +189,8 @@ class Config:
 
     @property
     def models(self) -> Path:
-        return self.home / "models"
+        """The model store: MLflow's tracking and registry (core/models.py)."""
+        return self.home / "mlflow"
 
     def replace(self, **changes: Any) -> Config:
         """A copy with top-level or dotted changes, e.g. replace(**{"data.drift": "mild"})."""

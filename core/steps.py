@@ -29,7 +29,7 @@ from core.drift import Windows, measure_drift
 from core.errors import InputDataError, StepFailed
 from core.images import image_tag
 from core.lake import Lake, write_json
-from core.models import ModelStore
+from core.models import MODEL_FILE, ModelStore
 from core.policy import Decision, Facts, decide
 from core.runner import ContainerSpec, Mount, run_container
 from core.schema import ranges as measurement_ranges
@@ -49,6 +49,9 @@ class RunContext:
     # Container output, line by line as it is printed; the wrappers pass their
     # orchestrator's logger here too, the CLI hides it unless asked (--verbose).
     container_log: Log | None = None
+    # Who runs the steps (core.names: an orchestrator, or "direct"): a tag of the
+    # training's MLflow run, so the same date under three orchestrators is three runs.
+    orchestrator: str = "direct"
 
     @property
     def lake(self) -> Lake:
@@ -56,7 +59,7 @@ class RunContext:
 
     @property
     def store(self) -> ModelStore:
-        return ModelStore(self.cfg.models)
+        return ModelStore.of(self.cfg)
 
 
 # --------------------------------------------------------------------------- ingest
@@ -279,11 +282,11 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
             Mount(staging, "/out", read_only=False),
         ]
         if strategy == "warm":
-            env["PARENT_MODEL"] = f"/models/{parent.version}/model.pkl"
-            mounts.append(Mount(store.versions_dir, "/models"))
+            env["PARENT_MODEL"] = f"/parent/{MODEL_FILE}"
+            mounts.append(Mount(parent.path, "/parent"))
         _run(ctx, "train", "train", ["python", "/app/train.py"], env=env, mounts=mounts)
         info = json.loads((staging / "train.json").read_text())
-        version = store.publish(
+        version, mlflow_run = store.publish(
             staging,
             day,
             {
@@ -301,6 +304,25 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
                 "image": image_tag("train"),
                 "t": info["t"],
             },
+            tags={
+                "strategy": strategy,
+                "reason": decision["reason"],
+                "drifted_columns": ", ".join(decision["drifted_columns"]) or "-",
+                "decision_id": decision["decision_id"],
+                "orchestrator": ctx.orchestrator,
+                "orchbench_run_id": ctx.run_id,
+                "dataset": profile.name,
+            },
+            params={
+                "train_start": train_days[0],
+                "train_end": train_days[-1],
+                "train_days": len(train_days),
+                "rows": info["rows"],
+                "epochs": info["epochs"],
+                "seed": cfg.train.seed,
+                "parent": parent.version if strategy == "warm" and parent else "-",
+                "image": image_tag("train"),
+            },
         )
     finally:
         store.discard(staging)
@@ -313,6 +335,7 @@ def train(ctx: RunContext, decision: dict[str, Any]) -> dict[str, Any]:
         "strategy": strategy,
         "parent": version.meta["parent"],
         "train_rows": info["rows"],
+        "mlflow_run_id": mlflow_run,
     }
 
 
@@ -327,26 +350,22 @@ def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
     staging = store.new_staging()
     try:
         env = {
-            "MODEL": f"/models/{version.version}/model.pkl",
+            "MODEL": f"/model/{MODEL_FILE}",
             "EVAL_FILE": f"/lake/refined/{day}.parquet",
             "FEATURES": ",".join(profile.features),
             "TARGET": profile.target,
             "PERSISTENCE": profile.persistence,
+            "SEED": str(cfg.train.seed),
         }
+        mounts = [
+            Mount(eval_file.parent, "/lake/refined"),
+            Mount(version.path, "/model"),
+            Mount(staging, "/out", read_only=False),
+        ]
         if previous:
-            env["PREVIOUS_MODEL"] = f"/models/{previous.version}/model.pkl"
-        _run(
-            ctx,
-            "evaluate",
-            "train",
-            ["python", "/app/evaluate.py"],
-            env=env,
-            mounts=[
-                Mount(eval_file.parent, "/lake/refined"),
-                Mount(store.versions_dir, "/models"),
-                Mount(staging, "/out", read_only=False),
-            ],
-        )
+            env["PREVIOUS_MODEL"] = f"/previous/{MODEL_FILE}"
+            mounts.append(Mount(previous.path, "/previous"))
+        _run(ctx, "evaluate", "train", ["python", "/app/evaluate.py"], env=env, mounts=mounts)
         scored = json.loads((staging / "metrics.json").read_text())
     finally:
         store.discard(staging)
@@ -362,12 +381,15 @@ def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
         "previous_version": previous.version if previous else None,
         "previous_mse": round(scored["previous"]["mse"], 6) if previous else None,
         "previous_mae": round(scored["previous"]["mae"], 6) if previous else None,
+        # Growth of the MSE when the feature is shuffled, largest first (evaluate.py).
+        "permutation_importance": {f: round(v, 6)
+                                   for f, v in scored["permutation_importance"].items()},
     }
     tolerance = cfg.train.regression_tolerance
     metrics["regression"] = bool(
         previous and scored["mse"] > scored["previous"]["mse"] * (1 + tolerance)
     )
-    store.write_metrics(version, metrics)
+    store.log_evaluation(version, trained["mlflow_run_id"], metrics)
     ctx.log(
         f"evaluate {day}: mse {metrics['mse']:.3f}, mae {metrics['mae']:.3f}, skill "
         + (f"{metrics['skill']:.3f}" if metrics["skill"] is not None else "n/a")

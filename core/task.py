@@ -42,11 +42,11 @@ class RunParams:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
     def context(self, log: Log = print, container_log: Log | None = None,
-                cfg: Config | None = None) -> RunContext:
+                cfg: Config | None = None, orchestrator: str = "direct") -> RunContext:
         """The step's RunContext; `cfg` is the run's Config where the caller holds it."""
         cfg = cfg or run_config(self.config, self.home)
         return RunContext(cfg, logical_date(self.day), self.run_id, log, self.force_cold,
-                          container_log)
+                          container_log, orchestrator)
 
 
 # Why a memo, and not the Config handed down as an argument everywhere: an
@@ -80,10 +80,12 @@ def logical_date(text: str) -> dt.date:
 
 def execute(name: str, params: RunParams, upstream: dict[str, Any] | None = None,
             log: Log = print, container_log: Log | None = None,
-            cfg: Config | None = None) -> dict[str, Any]:
+            cfg: Config | None = None, orchestrator: str = "direct") -> dict[str, Any]:
     """Run registry step `name` for `params`, fed with its upstream step's output.
 
     `cfg`: the run's Config, where the caller holds it; else run_config(params.config).
+    `orchestrator`: the caller's name (core.names.ORCHESTRATORS), tagged on the
+    training's MLflow run.
     A failing step leaves its core.errors.StepError in core.result.error_file(home,
     run_id, name) before the exception propagates; a succeeding attempt leaves none."""
     spec = step(name)
@@ -93,7 +95,7 @@ def execute(name: str, params: RunParams, upstream: dict[str, Any] | None = None
     record = error_file(cfg.home, params.run_id, name)
     record.unlink(missing_ok=True)  # an earlier attempt's: only the last attempt's counts
     try:
-        ctx = params.context(log, container_log, cfg)
+        ctx = params.context(log, container_log, cfg, orchestrator)
         return spec.func(ctx, upstream) if spec.upstream else spec.func(ctx)
     except Exception as exc:
         # The failure as data, for the run reader (core/result.py explains the path);

@@ -92,7 +92,8 @@ def step_op(spec: Step, cfg: Config) -> OpDefinition:
               upstream: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
             return execute(spec.name, run.params(), upstream,
-                           log=context.log.info, container_log=context.log.info)
+                           log=context.log.info, container_log=context.log.info,
+                           orchestrator="dagster")
         except Exception as exc:
             if getattr(exc, "retryable", True):
                 raise  # the RetryPolicy applies

@@ -26,6 +26,7 @@ from pathlib import Path
 from core.config import Config, DataConfig
 from core.errors import ConfigError, OrchbenchError
 from core.lake import Lake
+from core.models import CHAMPION, ModelStore, ModelVersion
 
 FIRST_DAY = dt.date(2026, 1, 1)
 MARKER = ".orchbench-demo"
@@ -147,8 +148,31 @@ def demo(home: Path | None = None, days: int | None = None, log: Callable[[str],
           f"{time.perf_counter() - started:.0f} s in all.")
     print(persistence_finding(skills, len(rows), target))
     print(f"Decision records and Evidently reports: {cfg.home / 'drift'}/<date>/")
-    print(f"Model versions: {cfg.models / 'versions'}; lake: {cfg.lake}")
+    print(what_the_model_learned(ModelStore.of(cfg).current()))
+    print(f"Lake: {cfg.lake}. Runs, metrics and model versions in MLflow: "
+          f"`orchbench mlflow{_home_flag(home)}`; the current model on a scoring "
+          f"server: `orchbench serve{_home_flag(home)}`.")
     return 0
+
+
+def what_the_model_learned(current: ModelVersion | None, top: int = 3) -> str:
+    """One line: the current model's `top` features by permutation importance on its
+    held-out day (evaluate's, images/train/app/evaluate.py), largest first."""
+    importance = ((current.metrics() or {}).get("permutation_importance")
+                  if current else None)
+    if not importance:
+        return "Feature importance: not reported (no evaluated model is current)."
+    ranked = sorted(importance.items(), key=lambda kv: -kv[1])[:top]
+    named = ", ".join(f"{f} (+{v:.2f})" if v >= 0 else f"{f} ({v:.2f})" for f, v in ranked)
+    return (f"What the current model ({current.version}, registry alias `{CHAMPION}`) "
+            f"learned: its {len(ranked)} most important features on "
+            f"{current.meta['logical_date']} are {named} (permutation importance: how much "
+            "the MSE grows when the feature is shuffled).")
+
+
+def _home_flag(home: Path) -> str:
+    """`orchbench mlflow` and `serve` default to the synthetic demo's home."""
+    return "" if home == DEFAULT_HOME["synthetic"] else f" --home {home}"
 
 
 def persistence_finding(skills: list[float], runs: int, target: str) -> str:

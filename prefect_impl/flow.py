@@ -39,7 +39,8 @@ def as_task(spec: Step, cfg: Config) -> Task:
     def run_step(params: dict[str, Any], upstream: dict[str, Any] | None) -> dict[str, Any]:
         logger = get_run_logger()
         return execute(spec.name, RunParams.from_dict(params), upstream,
-                       log=logger.info, container_log=logger.info, cfg=cfg)
+                       log=logger.info, container_log=logger.info, cfg=cfg,
+                       orchestrator="prefect")
 
     run_step.__qualname__ = spec.name  # Prefect keys a task by its function's name
     return task(

@@ -45,3 +45,28 @@ def beijing_config(home: Path) -> Config:
 def beijing_parity_date() -> dt.date:
     """The first daily date after the Beijing history: the wrapper tests' parity date."""
     return BEIJING_LAST_HISTORY + dt.timedelta(days=1)
+
+
+def assert_tracked(cfg: Config, orchestrator: str, run_id: str, metrics: dict) -> None:
+    """The date's training is one finished MLflow run, tagged with who ran it and its run
+    id, whose metrics are evaluate's (`metrics`, the run's result), and the registry
+    holds one version for its content, the current one (issue 12)."""
+    from core.models import ModelStore
+
+    store = ModelStore.of(cfg)
+    experiment = store.client.get_experiment_by_name(store.name)
+    runs = store.client.search_runs([experiment.experiment_id],
+                                    f"tags.orchbench_run_id = '{run_id}'")
+    assert len(runs) == 1, [r.info.run_id for r in runs]
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["orchestrator"] == orchestrator
+    assert run.data.tags["model_version"] == metrics["version"]
+    assert {k: run.data.metrics[k] for k in ("mse", "mae", "persistence_mse", "rows")} == {
+        k: metrics[k] for k in ("mse", "mae", "persistence_mse", "rows")}
+    learned = {k.removeprefix("importance/"): v for k, v in run.data.metrics.items()
+               if k.startswith("importance/")}
+    assert learned == metrics["permutation_importance"] and learned
+    assert metrics["version"] in [v.version for v in store.versions()]
+    assert store.for_date(dt.date.fromisoformat(run.data.tags["logical_date"])).version == (
+        metrics["version"])

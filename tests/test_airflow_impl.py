@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from history import BEIJING_LAST_HISTORY as LAST_HISTORY
-from history import beijing_config
+from history import assert_tracked, beijing_config
 
 from airflow_impl.settings import DAG_FILE, airflow_environment
 from core.config import Config, Fault, StepPolicy
@@ -102,12 +102,13 @@ def test_one_date_succeeds_with_the_same_decision_and_model_as_direct(airflow_ru
     keys = ("strategy", "reason", "drifted_columns", "decision_id")
     assert {k: result["decision"][k] for k in keys} == {k: direct.decision[k] for k in keys}
     assert result["metrics"] == direct.metrics  # incl. the model version, a content hash
+    assert_tracked(airflow_run["cfg"], "airflow", result["run_id"], result["metrics"])
 
 
 def test_permanent_failure_fails_after_retries_and_keeps_the_model(airflow_run) -> None:
     cfg = airflow_run["cfg"]
     day = DAY + dt.timedelta(days=1)  # consecutive: a gap would fail train before the fault
-    before = ModelStore(cfg.models).current()
+    before = ModelStore.of(cfg).current()
     result = run_wrapped("airflow", _faulty(cfg, Fault(fail_times=9, exit_code=42)),
                          day.isoformat(), log=lambda _: None)
     steps = _steps(result)
@@ -115,7 +116,7 @@ def test_permanent_failure_fails_after_retries_and_keeps_the_model(airflow_run) 
         "failed", "failed", 2)
     assert "exited with code 42" in steps["train"]["error"]
     assert (steps["evaluate"]["status"], steps["evaluate"]["attempts"]) == ("not_run", 0)
-    assert ModelStore(cfg.models).current() == before
+    assert ModelStore.of(cfg).current() == before
     env = {**os.environ, **airflow_environment(cfg.home)}
     log = subprocess.run(
         [str(AIRFLOW_BIN / "python"), "-c", READ_TASK_LOG, f"{day}T00:00:00+00:00", "train"],

@@ -80,7 +80,7 @@ def test_stopped_docker_daemon_is_named(tmp_path: Path) -> None:
                      env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"})
     assert_clean_error(done, "failed at transform", "Docker")
     assert "transform attempt 2" not in done.stderr  # a user problem is not retried
-    assert not (tmp_path / "home" / "models").exists()
+    assert not (tmp_path / "home" / "mlflow").exists()
 
 
 @pytest.mark.slow
@@ -184,4 +184,4 @@ def test_history_ingests_and_transforms_without_training(tmp_path: Path) -> None
     lake = Lake(tmp_path / "lake")
     assert lake.dates("refined") == [dt.date(2026, 3, d) for d in (1, 2, 3)]
     assert lake.rows("refined", dt.date(2026, 3, 3)) > 0
-    assert not (tmp_path / "models").exists()
+    assert not (tmp_path / "mlflow").exists()

@@ -27,6 +27,7 @@ import pytest
 from core.config import load_config
 from core.direct import backfill_history
 from core.images import IMAGE_NAMES, UI_IMAGE_NAMES, image_tag
+from core.models import ModelStore
 from core.schedules import SCHEDULES
 from infra.envs import uv
 from infra.images import build_images
@@ -251,9 +252,8 @@ def test_compose_brings_up_three_uis_that_run_the_pipeline(tmp_path: Path) -> No
             step: "SUCCESS" for step in ("ingest", "transform", "check_drift", "train",
                                          "evaluate")}
         # What the containers wrote reached the host's folder, at the same path.
-        current = json.loads((compose.home / "models" / "current.json").read_text())
-        assert (compose.home / "models" / "versions" / current["version"] / "metrics.json"
-                ).is_file()
+        current = ModelStore.of(load_config(home=compose.home)).current()
+        assert current.date == dt.date(2026, 2, 5) and current.metrics() is not None
     finally:
         compose("down", "-v", "--remove-orphans", "--timeout", "30")
     assert _leftovers(client, compose) == {

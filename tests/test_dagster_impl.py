@@ -21,7 +21,7 @@ from typing import Any
 import docker
 import pytest
 from history import BEIJING_LAST_HISTORY as LAST_HISTORY
-from history import beijing_config, small_config
+from history import assert_tracked, beijing_config, small_config
 
 from core.config import Config, Fault, StepPolicy
 from core.models import ModelStore
@@ -108,11 +108,12 @@ def test_one_date_succeeds_and_matches_the_direct_run(history) -> None:
     assert {k: result["decision"][k] for k in keys} == {k: direct.decision[k] for k in keys}
     assert result["metrics"] == direct.metrics  # version = date + hash of the model's bytes
     assert (cfg.home / "runs" / f"{PARITY}-{result['run_id']}.json").is_file()
+    assert_tracked(cfg, "dagster", result["run_id"], result["metrics"])
 
 
 def test_permanent_failure_fails_the_run_and_keeps_the_model(history, docker_client) -> None:
     cfg, _ = history
-    before = ModelStore(cfg.models).current()
+    before = ModelStore.of(cfg).current()
     result = run_wrapped("dagster", faulty(cfg, Fault(fail_times=9, exit_code=42)), PERMANENT,
                          log=quiet)
     assert result["status"] == "failed"
@@ -125,7 +126,7 @@ def test_permanent_failure_fails_the_run_and_keeps_the_model(history, docker_cli
     logged = dagster_step_log(cfg, result["run_id"], "train")
     assert "exited with code 42" in logged
     assert "fault injection: attempt 1 of the first 9 fails with exit 42" in logged
-    assert ModelStore(cfg.models).current() == before
+    assert ModelStore.of(cfg).current() == before
     assert labelled(docker_client) == []
 
 

@@ -63,7 +63,7 @@ def cold(day: dt.date) -> dict[str, Any]:
 
 
 def bundle_of(cfg: Config, version: str) -> dict[str, Any]:
-    with open(ModelStore(cfg.models).get(version).model_file, "rb") as f:
+    with open(ModelStore.of(cfg).get(version).model_file, "rb") as f:
         return pickle.load(f)
 
 
@@ -163,7 +163,7 @@ def test_train_container_on_complete_data_equals_a_fit_without_imputer(complete)
     bundle = bundle_of(cfg, trained["version"])
     assert bundle["features"] == list(profile.features) and bundle["target"] == "pm25"
     assert bundle["imputer"] is not None
-    meta = ModelStore(cfg.models).get(trained["version"]).meta
+    meta = ModelStore.of(cfg).get(trained["version"]).meta
     assert meta["features"] == list(profile.features) and meta["target"] == "pm25"
     data = m.load_columns([str(Lake(cfg.lake).table_file("refined", D2))],
                           [*profile.features, profile.target])
@@ -185,7 +185,7 @@ def test_evaluate_reports_persistence_and_skill(complete) -> None:
     assert_reported(metrics, expected_scores(cfg, D3, bundle_of(cfg, trained["version"])))
     assert metrics["skill"] == pytest.approx(1 - metrics["mse"] / metrics["persistence_mse"],
                                              abs=1e-5)
-    stored = ModelStore(cfg.models).get(trained["version"]).metrics()
+    stored = ModelStore.of(cfg).get(trained["version"]).metrics()
     assert stored == metrics
 
 
@@ -201,7 +201,7 @@ def test_a_warm_start_refuses_a_parent_with_other_features(complete) -> None:
     decision = {**cold(D4), "strategy": "warm"}
     with pytest.raises(StepFailed, match="needs the same inputs"):
         steps.train(ctx, decision)
-    store = ModelStore(cfg.models)
+    store = ModelStore.of(cfg)
     assert store.for_date(D4) is None and store.current().version == trained["version"]
 
 
@@ -278,7 +278,7 @@ def test_train_and_evaluate_succeed_on_days_with_an_empty_channel(holes) -> None
     for result in results:
         assert result.status == "success", result.error
     first, second = results
-    store = ModelStore(cfg.models)
+    store = ModelStore.of(cfg)
     cold_model = store.get(first.metrics["version"])
     warm_model = store.get(second.metrics["version"])
     assert (first.decision["strategy"], second.decision["strategy"]) == ("cold", "warm")

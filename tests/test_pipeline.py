@@ -16,7 +16,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from history import DAILY, FIRST, LAST_HISTORY, small_config
+from history import DAILY, FIRST, LAST_HISTORY, assert_tracked, small_config
 
 from core.config import Config, Fault, StepPolicy
 from core.direct import backfill_history, run_date
@@ -66,7 +66,7 @@ def test_decisions_first_cold_then_warm_then_forced_cold(pipeline) -> None:
 
 def test_warm_start_continues_the_previous_model(pipeline) -> None:
     cfg, results = pipeline
-    store = ModelStore(cfg.models)
+    store = ModelStore.of(cfg)
     cold = store.get(results[0].metrics["version"])
     warm = store.get(results[1].metrics["version"])
     assert warm.meta["parent"] == cold.version
@@ -75,6 +75,24 @@ def test_warm_start_continues_the_previous_model(pipeline) -> None:
     assert warm.meta["t"] == cold.meta["t"] + 5 * warm.meta["train_rows"]
     assert results[1].metrics["previous_version"] == cold.version
     assert store.current().version == results[-1].metrics["version"]
+
+
+def test_every_training_is_an_mlflow_run_and_a_registered_version(pipeline) -> None:
+    """Issue 12: one run per date with evaluate's metrics, a version per content, warm
+    starts' parents found through the registry, the alias on the last date's version."""
+    cfg, results = pipeline
+    for result in results:
+        assert_tracked(cfg, "direct", result.run_id, result.metrics)
+    store = ModelStore.of(cfg)
+    assert [v.version for v in store.versions()] == [r.metrics["version"] for r in results]
+    assert store.current().registry_version == len(results)
+    experiment = store.client.get_experiment_by_name(store.name).experiment_id
+    [run] = store.client.search_runs([experiment],
+                                     f"tags.orchbench_run_id = '{results[1].run_id}'")
+    assert (run.data.tags["strategy"], run.data.tags["reason"]) == (
+        "warm", "no_significant_drift")
+    assert run.data.params["parent"] == results[0].metrics["version"]
+    assert (store.current().mlflow_model / "MLmodel").is_file()
 
 
 def test_counts_add_up_in_every_zone(pipeline) -> None:
@@ -120,7 +138,7 @@ def test_train_failures_are_retried_and_keep_the_previous_model(
     message: str | None,
 ) -> None:
     cfg, _ = pipeline
-    store = ModelStore(cfg.models)
+    store = ModelStore.of(cfg)
     day = DAILY[-1] + dt.timedelta(days=offset)
     before = store.current()
     # Only the hang needs the short timeout; a healthy train container can take more than
@@ -144,7 +162,7 @@ def test_a_date_after_a_gap_fails_before_training_and_says_which_day(pipeline) -
     """Its features need the day before: without it there is nothing to train for or
     score, and the message names the missing day instead of a scikit-learn trace."""
     cfg, _ = pipeline
-    store = ModelStore(cfg.models)
+    store = ModelStore.of(cfg)
     before = store.current()
     day = DAILY[-1] + dt.timedelta(days=10)  # nine days after anything in the lake
     result = run_date(cfg, day, log=lambda _: None)

@@ -24,7 +24,7 @@ from typing import Any
 import docker
 import pytest
 from history import BEIJING_LAST_HISTORY as LAST_HISTORY
-from history import beijing_config
+from history import assert_tracked, beijing_config
 
 from core.config import Config, Fault, StepPolicy, save_config
 from core.models import ModelStore
@@ -98,7 +98,8 @@ def test_one_date_matches_the_direct_run(parity: dict[str, Any]) -> None:
     home_free = [{k: v for k, v in d.items() if k != "report"}  # the path names the home
                  for d in (result["decision"], direct.decision)]
     assert home_free[0] == home_free[1]  # strategy, reason, columns, scores, decision_id, …
-    assert ModelStore(parity["cfg"].models).current().version == result["metrics"]["version"]
+    assert ModelStore.of(parity["cfg"]).current().version == result["metrics"]["version"]
+    assert_tracked(parity["cfg"], "prefect", result["run_id"], result["metrics"])
     artifacts = dict(prefect_records(
         parity["cfg"], result, "SELECT artifact.key, artifact.data FROM artifact JOIN flow_run "
         "ON artifact.flow_run_id = flow_run.id WHERE flow_run.name = ?"))
@@ -109,7 +110,7 @@ def test_one_date_matches_the_direct_run(parity: dict[str, Any]) -> None:
 def test_permanent_failure_keeps_the_previous_model_and_logs_why(
         parity: dict[str, Any]) -> None:
     cfg = faulty(parity["cfg"], Fault(fail_times=9, exit_code=42))
-    store = ModelStore(cfg.models)
+    store = ModelStore.of(cfg)
     before = store.current()
     result = run_wrapped("prefect", cfg, str(PERMANENT), log=lambda _: None)
     train = train_step(result)

@@ -7,7 +7,6 @@ one home in the guide's order, each on the next date, as a class would."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.config import save_config
+from core.models import ModelStore, registered_model_name
 from infra.envs import ENVS, ROOT
 from orchbench.ui import ui_config
 
@@ -42,8 +42,9 @@ def scenario(name: str, orchestrator: str, home: Path) -> str:
 
 
 def current_model(home: Path) -> str | None:
-    current = home / "models" / "current.json"
-    return json.loads(current.read_text())["version"] if current.exists() else None
+    """The version the registry's alias names (the scenarios run the synthetic dataset)."""
+    current = ModelStore(home / "mlflow", registered_model_name("synthetic")).current()
+    return current.version if current else None
 
 
 def test_every_scenario_in_the_guide_is_a_command() -> None:

@@ -86,7 +86,7 @@ def _step_task(spec: Step, cfg: Config) -> Any:
     def run_step(upstream: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
             return execute(spec.name, _run_params(), upstream, log=log.info,
-                           container_log=log.info)
+                           container_log=log.info, orchestrator="airflow")
         except Exception as exc:
             log.error("%s failed: %s", spec.name, exc)
             if getattr(exc, "retryable", True):

@@ -24,6 +24,7 @@ def setup_section(results: ResultSet) -> list[Block]:
                        "the shared core and its Python environment (direct: the core's own "
                        "environment),"))
     blocks.append(combined_table(results, [("wrapper", cols), ("environment", env_cols)]))
+    blocks += mlflow_share(results)
     blocks.append(Para("and the local UI stack, started as a user would on a laptop:"))
     blocks.append(combined_table(results, [("ui", ui_cols)], IMPLEMENTATIONS[1:]))
     blocks += plots(chart(results, "environment", "size_mb", "Environment size"),
@@ -32,6 +33,18 @@ def setup_section(results: ResultSet) -> list[Block]:
                     chart(results, "ui", "idle_rss_mb", "UI stack idle memory"),
                     chart(results, "wrapper", "lines_of_code", "Wrapper lines of code"))
     return blocks
+
+
+def mlflow_share(results: ResultSet) -> list[Block]:
+    """One sentence: what of direct's environment is there only for MLflow (issue 12)."""
+    packages = figures_of(results, "environment", "mlflow_packages", "direct")
+    size = figures_of(results, "environment", "mlflow_mb", "direct")
+    if not (packages and size and packages[0].median is not None):
+        return []
+    return [Para(f"Of direct's environment, {packages[0].median:.0f} packages "
+                 f"({size[0].median:.0f} MB) are there only for MLflow, the model store: "
+                 "tracking, registry, its UI and the scoring server. Every orchestrator's "
+                 "environment holds them too.")]
 
 
 def combined_table(results: ResultSet, groups: list[tuple[str, list[tuple[str, str]]]],

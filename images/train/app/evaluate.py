@@ -9,7 +9,11 @@ Scored are the rows with a target and a persistence value; missing features are
 imputed by each model. On those same rows: the model's MSE and MAE, the
 persistence forecast's, skill = 1 − mse / persistence_mse (None when persistence
 is perfect), and the previous model's MSE and MAE, so the regression flag and the
-skill compare like with like. Writes /out/metrics.json.
+skill compare like with like. And what the new model learned: each feature's
+permutation importance on the same rows (scikit-learn's permutation_importance,
+SEED-seeded, N_REPEATS shuffles, default 5): how much the MSE grows, in the
+target's unit squared, when that feature's values are shuffled (Breiman 2001,
+Random Forests, section 10). Writes /out/metrics.json.
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from model import env, fail, features_from_env, load_columns, load_model, matrix, predict
+from model import (
+    as_pipeline,
+    env,
+    fail,
+    features_from_env,
+    load_columns,
+    load_model,
+    matrix,
+    predict,
+)
 
 
 def errors(forecast: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -34,6 +47,18 @@ def features_of(bundle: dict[str, Any]) -> list[str]:
     if recorded:
         return list(recorded)
     return features_from_env()
+
+
+def importance(bundle: dict[str, Any], x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Mean growth of the MSE when each feature is shuffled, feature → value, largest first."""
+    from sklearn.inspection import permutation_importance
+
+    result = permutation_importance(as_pipeline(bundle), x, y,
+                                    scoring="neg_mean_squared_error",
+                                    n_repeats=int(env("N_REPEATS", "5")),
+                                    random_state=int(env("SEED", "7")))
+    scores = dict(zip(features_of(bundle), result.importances_mean.tolist(), strict=True))
+    return dict(sorted(scores.items(), key=lambda kv: -kv[1]))
 
 
 def main() -> int:
@@ -63,6 +88,9 @@ def main() -> int:
     }
     if "previous" in results:
         metrics["previous"] = results["previous"]
+    model = models["model"]
+    metrics["permutation_importance"] = importance(
+        model, matrix(data, features_of(model))[scored], y)
     Path("/out").mkdir(parents=True, exist_ok=True)
     Path("/out/metrics.json").write_text(json.dumps(metrics, indent=2))
     skill = "n/a" if metrics["skill"] is None else f"{metrics['skill']:.3f}"

@@ -13,8 +13,10 @@ Only rows with a target are learnt from; missing features are imputed inside the
 model (model.py). A warm start continues the parent with the parent's imputer
 and scaler, so it refuses a parent that reads other features or another target.
 
-Writes /out/model.pkl and /out/train.json. The host publishes them as a new
-model version only after this exits 0: a crash here leaves the previous model.
+Writes /out/model.pkl (the bundle: what a warm start continues and evaluate
+scores), /out/mlflow_model/ (the same model as an MLflow model, what the registry
+serves) and /out/train.json. The host registers them as a new model version only
+after this exits 0: a crash here leaves the previous model.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from model import (
     load_columns,
     load_model,
     matrix,
+    save_mlflow_model,
 )
 
 OUT = Path("/out")
@@ -83,6 +86,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / "model.pkl", "wb") as f:
         pickle.dump(bundle, f, protocol=5)
+    save_mlflow_model(bundle, OUT / "mlflow_model")
     info = {
         "strategy": strategy,
         "rows": len(y),
