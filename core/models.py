@@ -3,7 +3,7 @@
 <home>/mlflow/
   mlflow.db                                  runs (tags, params, metrics), registered
                                              models, their versions and aliases
-  artifacts/<experiment>/<run>/artifacts/    what one training logged:
+  artifacts/<run id>/artifacts/              what one training logged:
     model/                                   the MLflow model (scikit-learn flavour,
                                              input signature): what `orchbench serve` runs
     model.pkl                                the bundle a warm start continues and
@@ -75,6 +75,39 @@ def tracking_uri(root: Path) -> str:
     return f"sqlite:///{Path(root).resolve() / TRACKING_DB}"
 
 
+def open_client(root: Path) -> MlflowClient:
+    """MLflow's client on the store at `root`, creating its database if absent. The
+    import alone takes 2.5–5 s on these machines (pandas is part of it)."""
+    from mlflow import MlflowClient
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    # Its INFO lines ("Creating initial MLflow database tables…", alembic's) would land
+    # in every step's log; warnings and errors still do. After the import, which sets
+    # MLflow's own level.
+    for logger in ("mlflow", "alembic"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / TRACKING_DB).is_file():
+        # Created here, not by the client: the client would record the process's working
+        # directory (./mlruns) as the Default experiment's artifact root.
+        SqlAlchemyStore(tracking_uri(root), artifacts_uri(root))
+    return MlflowClient(tracking_uri=tracking_uri(root), registry_uri=tracking_uri(root))
+
+
+def artifacts_uri(root: Path) -> str:
+    """Where the store at `root` keeps its runs' files, as a file URI."""
+    return (Path(root) / ARTIFACTS).resolve().as_uri()
+
+
+def registered_models(root: Path) -> dict[str, list[str]]:
+    """{registered model: its aliases} in the store at `root` (empty if it has none)."""
+    if not (Path(root) / TRACKING_DB).is_file():
+        return {}
+    return {m.name: sorted(m.aliases or {})
+            for m in open_client(root).search_registered_models()}
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     """One registered model version: `version` its name (<date>-<hash8>), `path`
@@ -127,23 +160,21 @@ class ModelStore:
     def uri(self) -> str:
         return tracking_uri(self.root)
 
+    def create(self) -> None:
+        """Create the store (database, registered model) where it is absent."""
+        _ = self.client
+
     def exists(self) -> bool:
         """Whether the store was created (by a first publish)."""
         return (self.root / TRACKING_DB).is_file()
 
     @cached_property
     def client(self) -> MlflowClient:
-        """MLflow's client on this store; creates the database on first use (≈8 s: its
+        """MLflow's client on this store; creates the database on first use (≈1 s: its
         schema migrations, measured here) and the registered model."""
-        # Its INFO lines ("Creating initial MLflow database tables…", alembic's) would
-        # land in every step's log; warnings and errors still do.
-        for logger in ("mlflow", "alembic"):
-            logging.getLogger(logger).setLevel(logging.WARNING)
-        from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        client = open_client(self.root)
         try:
             client.create_registered_model(
                 self.name, description="orchbench's daily forecast of pm2.5 (issue 12)")
@@ -273,7 +304,7 @@ class ModelStore:
     # -- helpers ---------------------------------------------------------------
     def _experiment_id(self) -> str:
         found = self.client.get_experiment_by_name(self.name)
-        expected = (self.root / ARTIFACTS).resolve().as_uri()
+        expected = artifacts_uri(self.root)
         if found is not None and found.artifact_location != expected:
             # MLflow records absolute paths: a copied home would write into the original's.
             raise ConfigError(
@@ -284,8 +315,7 @@ class ModelStore:
                 "(its runs and models are then gone from it).")
         if found is not None:
             return found.experiment_id
-        return self.client.create_experiment(
-            self.name, artifact_location=(self.root / ARTIFACTS).resolve().as_uri())
+        return self.client.create_experiment(self.name, artifact_location=expected)
 
     def _version(self, found: Any) -> ModelVersion:
         """Our view of an MLflow ModelVersion: its run's artifact folder and meta.json."""

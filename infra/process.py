@@ -12,7 +12,9 @@ server, Dagster's step processes, Airflow's task supervisor, `tail -F`). So:
   signal) to its process group and to every descendant (a descendant may have
   left the group, or been re-parented to pid 1 once its parent died: we collect
   the tree first), a bounded grace, then SIGKILL to whatever is left;
-- ``survivors`` says what of a recorded set still runs, in short names.
+- ``survivors`` says what of a recorded set still runs, in short names;
+- ``pss_bytes``, ``listening_ports`` and ``memory_rows`` measure a set of processes
+  (a UI stack's, an MLflow server's) the same way for every benchmark figure.
 """
 
 from __future__ import annotations
@@ -128,6 +130,38 @@ def survivors(procs: Iterable[psutil.Process]) -> list[str]:
             if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
                 names.append(describe(proc.cmdline()))
     return names
+
+
+def pss_bytes(procs: Iterable[psutil.Process]) -> int:
+    """Memory of a set of processes, in bytes: the proportional set size summed (RSS
+    where the kernel gives no PSS). PSS, because Airflow's LocalExecutor and uvicorn
+    fork their workers, and a sum of RSS counts their shared copy-on-write pages once
+    per worker."""
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            info = p.memory_full_info()
+            total += getattr(info, "pss", info.rss)
+    return total
+
+
+def memory_rows(procs: Iterable[psutil.Process]) -> list[dict[str, Any]]:
+    """One row per live process: pid, name, command (shortened), PSS in MB (`rss_mb`,
+    the key's first name)."""
+    rows = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            info = p.memory_full_info()
+            rows.append({"pid": p.pid, "name": p.name(), "cmd": " ".join(p.cmdline())[:160],
+                         "rss_mb": round(getattr(info, "pss", info.rss) / 2**20, 1)})
+    return rows
+
+
+def listening_ports(procs: Iterable[psutil.Process]) -> list[int]:
+    """The TCP ports a set of processes listens on, sorted."""
+    pids = {p.pid for p in procs}
+    return sorted({c.laddr.port for c in psutil.net_connections(kind="inet")
+                   if c.status == psutil.CONN_LISTEN and c.pid in pids and c.laddr})
 
 
 def find_descendant(pid: int, argument: str) -> psutil.Process | None:

@@ -210,7 +210,27 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise ConfigError(f"Unknown orchestrator {args.name!r}.", f"Choose one of: "
                           f"{', '.join(ORCHESTRATORS)}.")
     return serve(list(ORCHESTRATORS) if args.all else [args.name], Path(args.home).resolve(),
-                 args.port, args.days, progress)
+                 args.port, args.days, progress,
+                 mlflow_port=args.mlflow_port if args.mlflow else None)
+
+
+def cmd_mlflow(args: argparse.Namespace) -> int:
+    from orchbench.tracking import mlflow_ui
+
+    return mlflow_ui(_tracking_home(args), args.port, progress)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from orchbench.tracking import serve_model
+
+    return serve_model(_tracking_home(args), args.port, progress, model=args.model)
+
+
+def _tracking_home(args: argparse.Namespace) -> Path:
+    """--home, else the synthetic demo's home (where `orchbench demo` trains)."""
+    from orchbench.demo import DEFAULT_HOME
+
+    return Path(args.home or DEFAULT_HOME["synthetic"]).resolve()
 
 
 def cmd_scenario(args: argparse.Namespace) -> int:
@@ -346,7 +366,27 @@ def build_parser() -> argparse.ArgumentParser:
                    "Prefect 4200, Airflow 8080, Dagster 3000)")
     p.add_argument("--home", default="var/ui", help="state and data (default var/ui)")
     p.add_argument("--days", type=int, default=3, help="pipeline runs made on first start")
+    p.add_argument("--mlflow", action="store_true",
+                   help="also start MLflow's UI for the same home (off by default: it takes "
+                   "about 0.5 GB and 15 s more); with --all, one per orchestrator's home on "
+                   "consecutive ports")
+    p.add_argument("--mlflow-port", type=int, default=5000,
+                   help="MLflow's UI's port with --mlflow (default 5000; --all: 5000-5002)")
     p.set_defaults(func=cmd_ui)
+
+    p = sub.add_parser("mlflow", help="MLflow's UI (runs, metrics, model registry) for a home, "
+                       "on 127.0.0.1")
+    p.add_argument("--home", help="the home whose models to show (default: the demo's, var/demo)")
+    p.add_argument("--port", type=int, help="port (default 5000)")
+    p.set_defaults(func=cmd_mlflow)
+
+    p = sub.add_parser("serve", help="serve a home's current model version with MLflow's "
+                       "scoring server, on 127.0.0.1")
+    p.add_argument("--home", help="the home whose model to serve (default: the demo's, var/demo)")
+    p.add_argument("--port", type=int, help="port (default 5001, beside `orchbench mlflow`)")
+    p.add_argument("--model", help="the registered model (default: the home's only one, "
+                   "orchbench-<dataset>)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("scenario", help="a workshop exercise: drift, a flaky or hung "
                        "container, bad input")

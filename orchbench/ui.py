@@ -10,12 +10,16 @@ otherwise), we wait until it answers, print the address and the login, and
 block until Ctrl-C, when every process the stack started is stopped. A taken
 port, or a second `ui` of the same kind on the same home, fails at once with a
 message naming the holder (infra/stacks/base.py).
+
+With --mlflow, MLflow's UI for the same home (its model store: the runs those
+pipeline runs trained, the registry) starts beside it, on 5000 (--mlflow-port), and
+stops with it; with --all, one per orchestrator's home, on 5000, 5001 and 5002. Off
+by default: it costs about 0.5 GB and 15 s more (infra/tracking.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +27,8 @@ from pathlib import Path
 from core.config import Config, DataConfig, DriftConfig, save_config
 from core.errors import ConfigError
 from infra.stacks import RunningStack, StackSettings, stack
+from infra.tracking import RunningServer, StopRequested, ensure_port_free, start_tracking_ui
+from orchbench.tracking import stop_on_signals
 
 FIRST = dt.date(2026, 1, 1)
 HISTORY_DAYS = 14
@@ -64,17 +70,29 @@ def prepare(name: str, home: Path, days: int, log: Log) -> Path:
 
 
 def serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
-          stop: threading.Event | None = None) -> int:
-    """Start the stacks, print where they are, wait for Ctrl-C (or `stop`), stop them."""
+          stop: threading.Event | None = None, mlflow_port: int | None = None) -> int:
+    """Start the stacks, print where they are, wait for Ctrl-C (or `stop`), stop them.
+    `mlflow_port`: also MLflow's UI of each stack's home, on this port and the next."""
     if port is not None and len(names) > 1:
         raise ConfigError("--port applies to one UI, and --all starts three.",
                           "Drop --port, or start one UI: `orchbench ui dagster --port 3001`.")
+    mlflow_ports = [] if mlflow_port is None else [mlflow_port + i for i in range(len(names))]
+    for name, mport in zip(names, mlflow_ports, strict=False):  # before the long part
+        ensure_port_free(mport, f"MLflow's UI (for {name})",
+                         f"orchbench ui {'--all' if len(names) > 1 else name} --mlflow "
+                         "--mlflow-port N")
     stop = stop or threading.Event()
+    with stop_on_signals(stop):
+        return _serve(names, home, port, days, log, stop, mlflow_ports)
+
+
+def _serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
+           stop: threading.Event, mlflow_ports: list[int]) -> int:
+    """serve()'s body, its signals already turned into `stop`."""
     running: list[RunningStack] = []
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    mlflows: list[RunningServer] = []
     try:
-        for name in names:
+        for i, name in enumerate(names):
             st = stack(name)
             name_home = home / name if len(names) > 1 else home
             config = prepare(name, name_home, days, log)
@@ -88,7 +106,12 @@ def serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
             ready = started.wait_ready(log=log)
             login = f" (login: {st.login})" if st.login else " (no login needed)"
             log(f"ui: {name} is ready after {ready:.0f} s at {st.ui_url(settings)}{login}")
-        log("ui: press Ctrl-C to stop " + ("them" if len(running) > 1 else "it"))
+            if mlflow_ports:
+                mlflows.append(start_tracking_ui(name_home, mlflow_ports[i], log))
+                ready = mlflows[-1].wait_ready(stop=stop)
+                log(f"ui: mlflow{f' (for {name})' if len(names) > 1 else ''} is ready after "
+                    f"{ready:.0f} s at {mlflows[-1].url}")
+        log("ui: press Ctrl-C to stop " + ("them" if len(running) + len(mlflows) > 1 else "it"))
         while not stop.wait(0.5):
             for r in running:
                 dead = [role for role, proc in r.roots if proc.poll() is not None]
@@ -96,9 +119,18 @@ def serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
                     log(f"ui: {r.stack.name}'s {', '.join(dead)} stopped on its own; "
                         f"its log ends:\n{r.log_tail(dead[0])}")
                     stop.set()
+            for m in mlflows:
+                if not m.alive():
+                    log(f"ui: MLflow's UI on {m.url} stopped on its own; its log ends:\n"
+                        f"{m.log_tail()}")
+                    stop.set()
+        return 0
+    except StopRequested:  # Ctrl-C while MLflow's UI started
         return 0
     finally:
+        for m in reversed(mlflows):
+            log(f"ui: stopping mlflow on {m.url} …")
+            m.stop()
         for r in reversed(running):
             log(f"ui: stopping {r.stack.name} …")
             r.stop()
-        signal.signal(signal.SIGINT, previous)

@@ -68,6 +68,12 @@ def test_every_dimension_covers_every_orchestrator(run) -> None:
         seen = {f.orchestrator for f in rs.figures
                 if f.scenario == scenario and f.metric == metric and f.samples}
         assert set(ORCHESTRATORS) <= seen, (scenario, metric, seen)
+    # The model store's weight (issue 12): its UI beside the orchestrators', its share
+    # of the core environment.
+    for scenario, metric in [("ui", "ready_s"), ("ui", "idle_rss_mb"),
+                             ("environment", "mlflow_mb")]:
+        assert any(f.scenario == scenario and f.metric == metric and f.samples
+                   and f.orchestrator in ("mlflow", "direct") for f in rs.figures), metric
     cases = {(c.scenario, c.orchestrator) for c in rs.failures}
     for scenario in FAILURES:
         for name in ("direct", *ORCHESTRATORS):

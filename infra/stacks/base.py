@@ -262,34 +262,16 @@ class RunningStack:
         return live
 
     def listening_ports(self) -> list[int]:
-        ports: set[int] = set()
-        pids = {p.pid for p in self.processes()}
-        for conn in psutil.net_connections(kind="inet"):
-            if conn.status == psutil.CONN_LISTEN and conn.pid in pids and conn.laddr:
-                ports.add(conn.laddr.port)
-        return sorted(ports)
+        return process.listening_ports(self.processes())
 
     def rss_bytes(self) -> int:
-        """Resident memory of the whole stack. Proportional set size where the kernel
-        gives it: Airflow's LocalExecutor forks its workers, and a sum of RSS would
-        count their shared copy-on-write pages once per worker."""
-        total = 0
-        for p in self.processes():
-            with contextlib.suppress(psutil.Error):
-                info = p.memory_full_info()
-                total += getattr(info, "pss", info.rss)
-        return total
+        """Memory of the whole stack: its proportional set size (process.pss_bytes; the
+        name is the figure key's first, rss)."""
+        return process.pss_bytes(self.processes())
 
     def describe(self) -> list[dict[str, Any]]:
-        """One line per process: pid, name, command (shortened), RSS."""
-        rows = []
-        for p in self.processes():
-            with contextlib.suppress(psutil.Error):
-                info = p.memory_full_info()
-                rows.append({"pid": p.pid, "name": p.name(),
-                             "cmd": " ".join(p.cmdline())[:160],
-                             "rss_mb": round(getattr(info, "pss", info.rss) / 2**20, 1)})
-        return rows
+        """One line per process: pid, name, command (shortened), PSS."""
+        return process.memory_rows(self.processes())
 
     def log_path(self, role: str) -> Path:
         return self.settings.state_dir / self.stack.name / "logs" / f"{role}.log"
