@@ -298,6 +298,11 @@ class ModelStore:
         write_json(metrics, version.path / "metrics.json")
         client.set_terminated(run_id, "FINISHED")
 
+    def mark_failed(self, run_id: str) -> None:
+        """The training's run ends FAILED (its evaluation failed); a later successful
+        evaluation of it (a retry) marks it FINISHED again."""
+        self.client.set_terminated(run_id, "FAILED")
+
     def discard(self, staging: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 

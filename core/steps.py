@@ -367,6 +367,10 @@ def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
             mounts.append(Mount(previous.path, "/previous"))
         _run(ctx, "evaluate", "train", ["python", "/app/evaluate.py"], env=env, mounts=mounts)
         scored = json.loads((staging / "metrics.json").read_text())
+    except BaseException:
+        # The training's run says so; an attempt that then succeeds marks it FINISHED.
+        store.mark_failed(trained["mlflow_run_id"])
+        raise
     finally:
         store.discard(staging)
     metrics = {

@@ -101,3 +101,18 @@ def test_a_half_written_model_is_never_registered(store: ModelStore) -> None:
     with pytest.raises(FileNotFoundError, match=r"model\.pkl"):
         store.publish(debris, D2, {"strategy": "cold"}, tags={}, params={})
     assert store.current() == first and registered(store) == [first.version]
+
+
+def test_a_failed_evaluation_fails_the_run_and_a_retry_finishes_it(store: ModelStore) -> None:
+    staging = stage(store, b"model one")
+    version, run_id = store.publish(staging, D1, {"strategy": "cold"}, tags={}, params={})
+    store.discard(staging)
+    assert store.client.get_run(run_id).info.status == "RUNNING"  # until evaluate
+    store.mark_failed(run_id)  # what core.steps.evaluate does when its container fails
+    assert store.client.get_run(run_id).info.status == "FAILED"
+    store.log_evaluation(version, run_id, {"mse": 1.5, "regression": False,
+                                           "permutation_importance": {"a": 0.25}})
+    run = store.client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics == {"mse": 1.5, "regression": 0.0, "importance/a": 0.25}
+    assert version.metrics()["mse"] == 1.5
