@@ -37,6 +37,9 @@ from infra.envs import ENVS, ROOT, uv
 from infra.process import clean_environment
 
 FRAMEWORKS = {name: name for name in ORCHESTRATORS}  # wrapper → the package it imports
+# The model store's requirements (pyproject.toml, issue 12): MLflow's client and its
+# SQL store, in every environment, and its UI, in the core's.
+MODEL_STORE = {"mlflow-skinny", "sqlalchemy", "alembic", "mlflow"}
 
 
 def wrapper_files(name: str) -> list[Path]:
@@ -133,10 +136,10 @@ def _du_mb(path: Path) -> float:
     return round(total / 2**20, 1)
 
 
-def exclusive_share(site: Path, roots: list[str], package: str) -> tuple[list[str], float]:
-    """What an environment holds only because of `package`: (distribution names, MB on
+def exclusive_share(site: Path, roots: list[str], packages: set[str]) -> tuple[list[str], float]:
+    """What an environment holds only because of `packages`: (distribution names, MB on
     disk of their files). The closure of `roots` (requirement strings, as pyproject's
-    dependencies) minus the closure without `package`, walked over the installed
+    dependencies) minus the closure without `packages`, walked over the installed
     distributions' own Requires-Dist (markers evaluated for this interpreter, no extras)."""
     dists = {canonicalize_name(d.metadata["Name"]): d
              for d in importlib.metadata.distributions(path=[str(site)])}
@@ -155,17 +158,28 @@ def exclusive_share(site: Path, roots: list[str], package: str) -> tuple[list[st
                     todo.append(canonicalize_name(req.name))
         return seen
 
-    target = canonicalize_name(package)
-    only = sorted(closure(roots) - closure([r for r in roots
-                                            if canonicalize_name(Requirement(r).name) != target]))
+    targets = {canonicalize_name(p) for p in packages}
+    only = sorted(closure(roots) - closure(
+        [r for r in roots if canonicalize_name(Requirement(r).name) not in targets]))
     size = sum(dists[n].locate_file(f).stat().st_size for n in only
                for f in dists[n].files or [] if dists[n].locate_file(f).is_file())
     return only, round(size / 2**20, 1)
 
 
 def core_requirements() -> list[str]:
-    """The core's dependencies as pyproject.toml declares them."""
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    """The core environment's requirements as pyproject.toml declares them: the
+    project's dependencies and the group `mlflow-ui`."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return [*project["project"]["dependencies"], *project["dependency-groups"]["mlflow-ui"]]
+
+
+def install_flags(env_name: str) -> list[str]:
+    """What a user's environment holds, no test tools: the core's with MLflow's UI (the
+    group `mlflow-ui`, which `orchbench mlflow` and `serve` need), an orchestrator's
+    with its extra (infra/envs.py syncs it so)."""
+    env = ENVS[env_name]
+    return ["--no-default-groups", *(["--extra", env.extra] if env.extra else
+                                     ["--group", "mlflow-ui"])]
 
 
 def install(env_name: str) -> tuple[float, int, float]:
@@ -173,11 +187,9 @@ def install(env_name: str) -> tuple[float, int, float]:
     first `orchbench setup` would (no dev tools): (seconds, packages, MB on disk).
     Measuring the fresh copy, not our working environments, keeps test and lint
     tools out of the core's figures."""
-    env = ENVS[env_name]
     with tempfile.TemporaryDirectory(prefix=f"orchbench-install-{env_name}-") as tmp:
         target = Path(tmp) / "venv"
-        command = [uv(), "sync", "--frozen", "--quiet", "--no-dev"]
-        command += ["--extra", env.extra] if env.extra else []
+        command = [uv(), "sync", "--frozen", "--quiet", *install_flags(env_name)]
         environ = clean_environment({"UV_PROJECT_ENVIRONMENT": str(target),
                                      "UV_PYTHON_DOWNLOADS": "never"})
         started = time.perf_counter()
@@ -232,7 +244,8 @@ def run(bench: Bench) -> None:
         bench.results.figures += [
             Figure("setup", "environment", name, "install_s", "s", samples[name],
                    baseline=None if name == "direct" else base_key,
-                   knobs={"installer": "uv sync --frozen --no-dev", "cache": "warm"}),
+                   knobs={"installer": "uv sync --frozen " + " ".join(install_flags(env_name)),
+                          "cache": "warm"}),
             Figure("setup", "environment", name, "packages", "count", [float(packages)],
                    note=f"a fresh install of {ENVS[env_name].path.name}'s packages, the "
                    "core's included, no dev tools"),
@@ -240,7 +253,7 @@ def run(bench: Bench) -> None:
         ]
         if name == "direct":  # the model store's share of the core (issue 12)
             only, mb = exclusive_share(site_packages(ENVS["base"].path), core_requirements(),
-                                       "mlflow")
+                                       MODEL_STORE)
             note = ("installed only for MLflow (tracking, registry, UI, scoring server), "
                     "of the core environment's packages: " + ", ".join(only))
             bench.results.figures += [

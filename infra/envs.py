@@ -58,7 +58,8 @@ def sync(env: Env, log: Callable[[str], None] = print) -> float:
     """Create or update one environment from uv.lock; returns the seconds it took."""
     command = [uv(), "sync", "--frozen", "--quiet"]
     if env.extra:
-        command += ["--extra", env.extra, "--no-dev"]
+        # No default group: neither the test tools nor MLflow's UI (pyproject.toml).
+        command += ["--extra", env.extra, "--no-default-groups"]
     environ = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(env.path),
                "UV_PYTHON_DOWNLOADS": "never"}
     started = time.perf_counter()

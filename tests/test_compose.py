@@ -46,7 +46,7 @@ LOCK_EXTRAS = {"ui-prefect": "prefect", "ui-airflow": "airflow", "ui-dagster": "
 def test_ui_requirements_are_the_lock_exported(name: str) -> None:
     """The committed pins are exactly what uv.lock exports: a lock change that does not
     reach them (and so the image tag) fails here, with the command that fixes it."""
-    command = [uv(), "export", "--frozen", "--no-dev", "--extra", LOCK_EXTRAS[name],
+    command = [uv(), "export", "--frozen", "--no-default-groups", "--extra", LOCK_EXTRAS[name],
                "--no-emit-project", "--no-hashes"]
     exported = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True,
                               env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"}).stdout
