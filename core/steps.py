@@ -12,6 +12,7 @@ os.replace per file. A failed or killed container therefore changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -368,8 +369,10 @@ def evaluate(ctx: RunContext, trained: dict[str, Any]) -> dict[str, Any]:
         _run(ctx, "evaluate", "train", ["python", "/app/evaluate.py"], env=env, mounts=mounts)
         scored = json.loads((staging / "metrics.json").read_text())
     except BaseException:
-        # The training's run says so; an attempt that then succeeds marks it FINISHED.
-        store.mark_failed(trained["mlflow_run_id"])
+        # The training's run says so (an attempt that then succeeds marks it FINISHED);
+        # a store that cannot say it must not hide why evaluate failed.
+        with contextlib.suppress(Exception):
+            store.mark_failed(trained["mlflow_run_id"])
         raise
     finally:
         store.discard(staging)
