@@ -13,7 +13,8 @@ skill compare like with like. And what the new model learned: each feature's
 permutation importance on the same rows (scikit-learn's permutation_importance,
 SEED-seeded, N_REPEATS shuffles, default 5): how much the MSE grows, in the
 target's unit squared, when that feature's values are shuffled (Breiman 2001,
-Random Forests, section 10). Writes /out/metrics.json.
+"Random Forests", Machine Learning 45; scikit-learn's user guide, "Permutation
+feature importance"). Writes /out/metrics.json.
 """
 
 from __future__ import annotations
