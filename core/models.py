@@ -194,7 +194,7 @@ class ModelStore:
     def index(self) -> dict[str, str]:
         """{logical date: version name}: which version each date produced (the newest
         registered, where a date was trained again on other data)."""
-        return {v.meta["logical_date"]: v.version for v in self.versions()}
+        return {day: v.version for day, v in self._by_date().items()}
 
     def get(self, version: str) -> ModelVersion:
         """The version named `version`; KeyError if none is registered."""
@@ -218,23 +218,18 @@ class ModelStore:
         return self._version(found)
 
     def for_date(self, day: dt.date) -> ModelVersion | None:
-        version = self.index().get(day.isoformat())
-        return self.get(version) if version else None
+        return self._by_date().get(day.isoformat())
 
     def previous(self, day: dt.date) -> ModelVersion | None:
         """The model a run for `day` starts from: the newest one trained for an earlier date."""
-        index = self.index()
-        earlier = [d for d in index if d < day.isoformat()]
-        return self.get(index[max(earlier)]) if earlier else None
+        earlier = [v for d, v in self._by_date().items() if d < day.isoformat()]
+        return earlier[-1] if earlier else None
 
     def last_cold_before(self, day: dt.date) -> ModelVersion | None:
         """The newest cold start trained for a date before `day`."""
-        by_name = {v.version: v for v in self.versions()}
-        index = {v.meta["logical_date"]: v.version for v in by_name.values()}
-        for d in sorted((d for d in index if d < day.isoformat()), reverse=True):
-            if by_name[index[d]].strategy == "cold":
-                return by_name[index[d]]
-        return None
+        colds = [v for d, v in self._by_date().items()
+                 if d < day.isoformat() and v.strategy == "cold"]
+        return colds[-1] if colds else None
 
     # -- writing ---------------------------------------------------------------
     def new_staging(self) -> Path:
@@ -307,6 +302,11 @@ class ModelStore:
         shutil.rmtree(staging, ignore_errors=True)
 
     # -- helpers ---------------------------------------------------------------
+    def _by_date(self) -> dict[str, ModelVersion]:
+        """{logical date: its version}, in date order, from one registry search."""
+        newest = {v.meta["logical_date"]: v for v in self.versions()}  # later numbers win
+        return dict(sorted(newest.items()))
+
     def _experiment_id(self) -> str:
         found = self.client.get_experiment_by_name(self.name)
         expected = artifacts_uri(self.root)

@@ -64,7 +64,7 @@ from core.models import (
 )
 from infra import process
 from infra.envs import ENVS
-from infra.stacks.base import answers, check_port_free, port_holder
+from infra.stacks.base import answers, check_port_free
 
 Log = Callable[[str], None]
 
@@ -97,20 +97,6 @@ def require_store(home: Path) -> Path:
             f"Run `orchbench demo` first (or `orchbench demo --home {home}`, or "
             f"`orchbench run --date D --home {home}`), then start this again.")
     return root
-
-
-def ensure_port_free(port: int, what: str, retry: str, host: str = HOST) -> None:
-    """Fail at once if something listens on host:port, naming the holder where psutil
-    can; `what` names the server for the message, `retry` is the command that picks
-    another port (its `N`). The check is infra/stacks/base.py's, as for the UIs."""
-    try:
-        check_port_free(host, port, what)
-    except OrchbenchError:
-        holder = port_holder(port)
-        raise OrchbenchError(
-            f"Port {port} on {host} is already taken{f' by {holder}' if holder else ''}, "
-            f"so {what} cannot start there.",
-            f"Stop that program, or choose another port: `{retry}`.") from None
 
 
 def server_environment(home: Path) -> dict[str, str]:
@@ -368,7 +354,7 @@ def start_tracking_ui(home: Path, port: int = UI_PORT, log: Log = print) -> Runn
     Raises OrchbenchError if the port is taken (naming the holder) or the home has
     no store (run the demo first), in that order. Call `wait_ready()` next, `stop()` always."""
     home = Path(home).resolve()
-    ensure_port_free(port, "MLflow's UI", "orchbench mlflow --port N")
+    check_port_free(HOST, port, "mlflow", what="MLflow's UI", retry="orchbench mlflow --port N")
     require_store(home)
     return _start(TRACKING_UI, tracking_ui_argv(home, port), home, port, "/health", log,
                   "mlflow server --workers 1")
@@ -384,7 +370,8 @@ def start_scoring_server(home: Path, port: int = SERVE_PORT, log: Log = print,
     Raises OrchbenchError if the port is taken, or the home has no store or no
     current version (see `champion`)."""
     home = Path(home).resolve()
-    ensure_port_free(port, "the model's scoring server", "orchbench serve --port N")
+    check_port_free(HOST, port, "serve", what="the model's scoring server",
+                    retry="orchbench serve --port N")
     found = champion(home, model)
     argv = [mlflow_program(), "models", "serve", "-m", found.uri, "--env-manager", "local",
             "-h", HOST, "-p", str(port)]

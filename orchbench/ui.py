@@ -27,7 +27,8 @@ from pathlib import Path
 from core.config import Config, DataConfig, DriftConfig, save_config
 from core.errors import ConfigError
 from infra.stacks import RunningStack, StackSettings, stack
-from infra.tracking import RunningServer, StopRequested, ensure_port_free, start_tracking_ui
+from infra.stacks.base import check_port_free
+from infra.tracking import HOST, RunningServer, StopRequested, start_tracking_ui
 from orchbench.tracking import stop_on_signals
 
 FIRST = dt.date(2026, 1, 1)
@@ -78,9 +79,9 @@ def serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
                           "Drop --port, or start one UI: `orchbench ui dagster --port 3001`.")
     mlflow_ports = [] if mlflow_port is None else [mlflow_port + i for i in range(len(names))]
     for name, mport in zip(names, mlflow_ports, strict=False):  # before the long part
-        ensure_port_free(mport, f"MLflow's UI (for {name})",
-                         f"orchbench ui {'--all' if len(names) > 1 else name} --mlflow "
-                         "--mlflow-port N")
+        check_port_free(HOST, mport, name, what=f"MLflow's UI (for {name})",
+                        retry=f"orchbench ui {'--all' if len(names) > 1 else name} --mlflow "
+                        "--mlflow-port N")
     stop = stop or threading.Event()
     with stop_on_signals(stop):
         return _serve(names, home, port, days, log, stop, mlflow_ports)

@@ -303,8 +303,11 @@ class RunningStack:
 
 
 # ------------------------------------------------------------------------ helpers
-def check_port_free(host: str, port: int, name: str) -> None:
-    """Fail at once, naming the holder, if something already listens on the port."""
+def check_port_free(host: str, port: int, name: str, *, what: str | None = None,
+                    retry: str | None = None) -> None:
+    """Fail at once, naming the holder, if something already listens on the port.
+    `what` names the server in the message (default: the `name` UI), `retry` the command
+    that picks another port (default `orchbench ui NAME --port N`)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -315,8 +318,9 @@ def check_port_free(host: str, port: int, name: str) -> None:
     holder = port_holder(port)
     raise OrchbenchError(
         f"Port {port} on {host} is already taken{f' by {holder}' if holder else ''}, so "
-        f"the {name} UI cannot start there.",
-        f"Stop that program, or choose another port: `orchbench ui {name} --port N`.")
+        f"{what or f'the {name} UI'} cannot start there.",
+        f"Stop that program, or choose another port: "
+        f"`{retry or f'orchbench ui {name} --port N'}`.")
 
 
 def free_ports(count: int = 1, host: str = "127.0.0.1") -> int:
