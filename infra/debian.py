@@ -18,9 +18,13 @@ from core.errors import OrchbenchError
 Log = Callable[[str], None]
 
 
-def ensure_command(command: str, package: str, why: str, log: Log = print) -> str:
-    """The path of `command`, after `apt-get install -y package` if it was missing."""
-    found = shutil.which(command)
+def ensure_command(command: str, package: str, why: str, log: Log = print, *,
+                   find: Callable[[], str | None] | None = None) -> str:
+    """The path of `command`, after `apt-get install -y package` if it was missing.
+    `find` looks for it where PATH does not (Debian keeps PostgreSQL's server programs
+    in /usr/lib/postgresql/<version>/bin); by default `shutil.which(command)`."""
+    find = find or (lambda: shutil.which(command))
+    found = find()
     if found:
         return found
     install = f"apt-get update && apt-get install -y {package}"
@@ -36,7 +40,7 @@ def ensure_command(command: str, package: str, why: str, log: Log = print) -> st
             raise OrchbenchError(f"`{' '.join(step)}` failed:\n{tail}",
                                  f"Check the connection to Debian's archive, or run "
                                  f"`{install}` yourself.")
-    found = shutil.which(command)
+    found = find()
     if not found:
         raise OrchbenchError(f"{package} was installed but {command} is still not on PATH.",
                              f"Check `dpkg -L {package}`.")

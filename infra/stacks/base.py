@@ -46,6 +46,17 @@ from infra.envs import ENVS, ROOT
 
 Log = Callable[[str], None]
 
+# Where a stack keeps its state, and so which of its layouts runs: "sqlite" is each
+# orchestrator's development layout (one process or a few, SQLite files under the home);
+# "postgres" its documented production layout on one machine (PostgreSQL, each
+# component a process of its own); "celery" Airflow's distributed one (postgres, plus
+# Redis as the broker of CeleryExecutor and a Celery worker).
+BACKENDS = ("sqlite", "postgres", "celery")
+# The servers a production layout runs beside its UI, as offsets from the UI's port
+# (Airflow's own extra ports take +1 … +3): free_ports(SPAN) finds room for all.
+SERVICE_PORTS = {"postgres": 10, "redis": 11, "code server": 12}
+SPAN = 13
+
 
 @dataclass(frozen=True)
 class StackSettings:
@@ -63,6 +74,11 @@ class StackSettings:
     host: str = "127.0.0.1"
     variant: str = "default"
     session: str | None = None  # labels the workload containers its runs start
+    backend: str = "sqlite"  # BACKENDS: where the orchestrator keeps its state
+
+    def port_of(self, service: str) -> int:
+        """The port of a server the stack runs beside its UI (SERVICE_PORTS)."""
+        return self.port + SERVICE_PORTS[service]
 
     @property
     def state_dir(self) -> Path:
@@ -71,11 +87,20 @@ class StackSettings:
 
 @dataclass(frozen=True)
 class Command:
-    """One process of a stack: a role name (for people), argv and extra environment."""
+    """One process of a stack: a role name (for people), argv and extra environment.
+
+    Commands start in order. By default each is started and the next follows at once.
+    `ready` makes the start wait until it returns True (a database the next ones connect
+    to); `once` runs the command to its end instead (a schema migration, a work pool's
+    creation), a non-zero exit failing the start. `user` runs it as another user
+    (PostgreSQL refuses to run as root)."""
 
     role: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    ready: Callable[[], bool] | None = None
+    once: bool = False
+    user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,7 @@ class Stack(ABC):
     name: ClassVar[str]
     default_port: ClassVar[int]
     login: ClassVar[str | None] = None  # what the user types to log in, if anything
+    backends: ClassVar[tuple[str, ...]] = ("sqlite",)  # the BACKENDS it can run on
 
     # ---- what to start
     @abstractmethod
@@ -107,6 +133,11 @@ class Stack(ABC):
     def knobs(self, variant: str) -> dict[str, str]:
         """The settings that decide latency, as environment variables, for `variant`.
         Recorded with every figure, and passed to the processes."""
+
+    def services(self, s: StackSettings) -> tuple[str, ...]:
+        """The servers (SERVICE_PORTS) the layout runs beside the orchestrator."""
+        return {"sqlite": (), "postgres": ("postgres",),
+                "celery": ("postgres", "redis")}[s.backend]
 
     def prepare(self, s: StackSettings, log: Log) -> None:  # noqa: B027 - optional hook
         """Anything to do before the processes start (e.g. write a config file)."""
@@ -170,7 +201,15 @@ class Stack(ABC):
 
     def start(self, s: StackSettings, log: Log = print) -> RunningStack:
         """Start the stack's processes (not yet waiting for them to answer)."""
+        if s.backend not in self.backends:
+            raise OrchbenchError(f"{self.name} has no {s.backend!r} layout here.",
+                                 f"Use --backend {' or '.join(self.backends)}.")
         check_port_free(s.host, s.port, self.name)
+        if s.backend != "sqlite":
+            for service in self.services(s):
+                check_port_free(s.host, s.port_of(service), self.name,
+                                what=f"{self.name}'s {service} (the UI port + "
+                                f"{SERVICE_PORTS[service]})")
         lock = lock_path(s.home, self.name)
         _take_lock(lock, self.name, s)
         try:
@@ -179,15 +218,12 @@ class Stack(ABC):
             log_dir.mkdir(parents=True, exist_ok=True)
             running = RunningStack(self, s, lock, time.time(), time.perf_counter())
             base_env = self.environment(s)
-            for command in self.commands(s):
-                out = (log_dir / f"{command.role}.log").open("ab")
-                proc = process.spawn(command.argv, cwd=ROOT, env={**base_env, **command.env},
-                                     stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-                out.close()
-                running.roots.append((command.role, proc))
-                log(f"{self.name}: started {command.role} (pid {proc.pid}): "
-                    f"{' '.join(command.argv[-4:])}")
+            try:
+                for command in self.commands(s):
+                    running.launch(command, base_env, log)
+            except BaseException:
+                running.stop()  # what started before the failing command
+                raise
             return running
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -208,6 +244,51 @@ class RunningStack:
         self.roots: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.seen: dict[int, psutil.Process] = {}
         self.ready_after_s: float | None = None
+
+    # ---- starting
+    def launch(self, command: Command, env: dict[str, str], log: Log,
+               timeout_s: float = 300) -> None:
+        """Start one command (see Command): in the background, waited for, or run to
+        its end. A failure raises with the tail of the command's log."""
+        log_file = self.log_path(command.role)
+        with log_file.open("ab") as out:
+            proc = process.spawn(command.argv, cwd=ROOT, env={**env, **command.env},
+                                 stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, user=command.user)
+        shown = " ".join(command.argv[-4:])
+        if command.once:
+            started = time.perf_counter()
+            try:
+                code = proc.wait(timeout=timeout_s)
+            finally:
+                process.stop_tree(proc, grace_s=5)
+            if code != 0:
+                raise OrchbenchError(
+                    f"{self.stack.name}'s {command.role} ({shown}) failed with exit code "
+                    f"{code}. Its log ends:\n{self.log_tail(command.role)}",
+                    f"See {log_file}; `orchbench doctor` checks the set-up.")
+            log(f"{self.stack.name}: {command.role} done in "
+                f"{time.perf_counter() - started:.1f} s: {shown}")
+            return
+        self.roots.append((command.role, proc))
+        log(f"{self.stack.name}: started {command.role} (pid {proc.pid}): {shown}")
+        if command.ready is not None:
+            self.wait_for(command.role, command.ready, timeout_s)
+
+    def wait_for(self, role: str, check: Callable[[], bool], timeout_s: float) -> None:
+        """Block until check() holds; fail if `role`'s process exits first."""
+        proc = dict(self.roots)[role]
+        deadline = time.perf_counter() + timeout_s
+        while not _quietly(check):
+            if proc.poll() is not None:
+                raise OrchbenchError(
+                    f"{self.stack.name}'s {role} exited with code {proc.returncode} while "
+                    f"starting. Its log ends:\n{self.log_tail(role)}",
+                    f"See {self.log_path(role)}.")
+            if time.perf_counter() > deadline:
+                raise OrchbenchError(f"{self.stack.name}'s {role} did not become ready "
+                                     f"within {timeout_s:.0f} s.", f"See {self.log_path(role)}.")
+            time.sleep(0.1)
 
     # ---- waiting
     def wait_ready(self, timeout_s: float = 300, log: Log = print) -> float:
