@@ -46,6 +46,11 @@ class Plan:
     # plan leaves out Dagster's multiprocess executor: a process per op costs 2.5–4.5 s on
     # 2 cores (about 4 minutes of the quick run), and tests/test_dagster_impl.py runs it.
     skip_variants: tuple[tuple[str, str], ...] = ()
+    # The served stacks' layouts (infra/stacks BACKENDS), each measured where the stack
+    # supports it: "sqlite" the development one; the full plan adds the production ones
+    # (issue 13). The quick plan keeps one: CI runs it, and each layout is another start
+    # of every stack.
+    served_backends: tuple[str, ...] = ("sqlite",)
     scenarios: tuple[str, ...] = SCENARIOS
     orchestrators: tuple[str, ...] = ORCHESTRATORS
 
@@ -69,13 +74,14 @@ class Plan:
 QUICK = Plan(mode="quick", warmup=1, reps=2, chain_sizes=(1, 4), fanout_n=4,
              fanout_sleep_s=1.0, pipeline_reps=1, served_triggers=1, install_reps=1,
              failure_reps=1, kill_grace_s=10, local_kill_grace_s=10, ui_settle_s=5,
-             served_variants=("default",), policy_days=2,
+             served_variants=("default",), policy_days=2, served_backends=("sqlite",),
              skip_variants=(("dagster", "multiprocess"),))
 FULL = Plan(mode="full", warmup=1, reps=5, chain_sizes=(1, 4, 8, 16), fanout_n=6,
             fanout_sleep_s=1.0, pipeline_reps=3, served_triggers=3, install_reps=3,
             failure_reps=2, kill_grace_s=75, local_kill_grace_s=20,
             ui_settle_s=15,
-            served_variants=("default", "tuned"), policy_days=28)
+            served_variants=("default", "tuned"), policy_days=28,
+            served_backends=("sqlite", "postgres", "celery"))
 
 
 @dataclass

@@ -19,7 +19,9 @@ Shape (schema_version 1):
      "notes": ["...", ...]}           # caveats found while running (e.g. a skipped part)
 
 Lists added later (policy_runs) are optional when a file is read: a file written
-before them loads with the list empty, and an older orchbench ignores them.
+before them loads with the list empty, and an older orchbench ignores them. So are
+fields added later (a Figure's or FailureCase's `backend`, issue 13): absent, they
+take their default, "" (the development layout, or not a served stack).
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ class Figure:
     baseline:  the `key` of the figure this one is compared with, measured in the
                same run (ratio and its bootstrap interval are then filled in)
     knobs:     the settings that decide this figure (executor, poll interval, …)
+    backend:   the served stack's layout (infra/stacks BACKENDS: "sqlite", "postgres",
+               "celery"); "" when not a served stack, or in files written before
+               backends (read as "sqlite" where a layout applies: it was the only one)
     """
 
     dimension: str
@@ -63,6 +68,7 @@ class Figure:
     baseline: str | None = None
     knobs: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    backend: str = ""
     # derived by summarise()
     median: float | None = None
     low: float | None = None
@@ -74,11 +80,31 @@ class Figure:
 
     @property
     def key(self) -> str:
-        return key(self.scenario, self.orchestrator, self.variant, self.metric)
+        return key(self.scenario, self.orchestrator, self.variant, self.metric, self.backend)
 
 
-def key(scenario: str, orchestrator: str, variant: str, metric: str) -> str:
-    return "/".join([scenario, orchestrator, variant or "-", metric])
+# The layout whose figures keep the keys they had before backends existed (issue 13):
+# a report or `report --compare` of an older file matches them.
+DEVELOPMENT = "sqlite"
+
+
+def key(scenario: str, orchestrator: str, variant: str, metric: str,
+        backend: str = "") -> str:
+    """"scenario/orchestrator/variant/metric"; a production layout's figure has its
+    backend after the variant ("served/prefect/default@postgres/trigger_to_done_s")."""
+    return "/".join([scenario, orchestrator, (variant or "-") + backend_suffix(backend),
+                     metric])
+
+
+def backend_suffix(backend: str) -> str:
+    """"@postgres" for a production layout; "" for the development one ("" or "sqlite")."""
+    return "" if backend in ("", DEVELOPMENT) else f"@{backend}"
+
+
+def layout(backend: str) -> str:
+    """The backend as the report names it: "" (a file written before backends) is the
+    development layout, "sqlite"."""
+    return backend or DEVELOPMENT
 
 
 @dataclass
@@ -125,6 +151,16 @@ class FailureCase:
     # or it left no step error (a killed run). Absent in files written before them.
     error_kind: str | None = None
     exit_code: int | None = None
+    # The served stack's layout (Figure.backend); "" for a local driver's case, and in
+    # files written before backends.
+    backend: str = ""
+
+    @property
+    def key(self) -> str:
+        """"killed/prefect/default", with "@postgres" after the variant for a
+        production layout (as Figure.key)."""
+        return (f"{self.scenario}/{self.orchestrator}/{self.variant or '-'}"
+                + backend_suffix(self.backend))
 
 
 @dataclass
@@ -202,8 +238,8 @@ class ResultSet:
     kind: str = KIND
 
     def figure(self, scenario: str, orchestrator: str, variant: str,
-               metric: str) -> Figure | None:
-        wanted = key(scenario, orchestrator, variant, metric)
+               metric: str, backend: str = "") -> Figure | None:
+        wanted = key(scenario, orchestrator, variant, metric, backend)
         return next((f for f in self.figures if f.key == wanted), None)
 
     def summarise(self) -> ResultSet:

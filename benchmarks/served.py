@@ -1,10 +1,14 @@
 """The orchestrators as a user deploys them locally: their UI stack, served runs, a dead worker.
 
-For each orchestrator, its stack (infra/stacks) is started twice on a fresh
-copy of the prepared history: once as installed ("default"), once with the
-settings a user tuning for latency would choose plus those that make it notice a
-dead worker quickly ("tuned"; each stack's knobs() and detection_knobs() say
-which — they are recorded with every figure). On each start:
+For each orchestrator, and each of its layouts the plan asks for (Plan.served_backends,
+where the stack has it: infra/stacks BACKENDS; "sqlite" is the development layout,
+"postgres" the production one, "celery" Airflow's distributed one), its stack
+(infra/stacks) is started on a fresh copy of the prepared history, once per variant:
+as installed ("default"), and with the settings a user tuning for latency would
+choose plus those that make it notice a dead worker quickly ("tuned"; each stack's
+knobs() and detection_knobs() say which — they are recorded with every figure, the
+backend among them). Every figure and the killed-worker case carry the backend. On
+each start:
 
 - setup effort (default start only): seconds until the UI answers and the
   pipeline can be triggered, idle memory of every process of the stack after it
@@ -16,6 +20,11 @@ which — they are recorded with every figure). On each start:
   does the orchestrator's record reach a final state within the grace period,
   which state, how long after the kill, what containers stayed, are the lake and
   the current model intact.
+
+A production layout's PostgreSQL cluster lives outside the home (as root, under
+/var/lib/postgresql/orchbench/): it is removed once its stack stopped. A production
+layout that fails to start or to run is a note in the results, and the next start
+follows; the development layout failing still ends the scenario, as before backends.
 """
 
 from __future__ import annotations
@@ -34,10 +43,12 @@ from benchmarks.fixtures import bench_day, fresh_home
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import FailureCase, Figure
 from core.config import Fault, load_config, save_config
+from core.errors import OrchbenchError
 from core.models import ModelStore
 from core.runner import sweep
+from infra.services import remove_cluster
 from infra.stacks import RunningStack, Stack, StackSettings, stack
-from infra.stacks.base import free_ports
+from infra.stacks.base import SPAN, free_ports
 from infra.tracking import RunningServer, start_tracking_ui
 
 KILL_EXPECTED = ("the orchestrator marks the step (or the run) failed soon after its worker "
@@ -45,13 +56,40 @@ KILL_EXPECTED = ("the orchestrator marks the step (or the run) failed soon after
 
 
 def units(plan: Plan) -> int:
-    return len(plan.orchestrators) * len(plan.served_variants) * (2 + plan.served_triggers) + 1
+    return len(layouts(plan)) * len(plan.served_variants) * _units_per_start(plan) + 1
+
+
+def _units_per_start(plan: Plan) -> int:
+    return 2 + plan.served_triggers  # answers, each served run, the killed worker
+
+
+def layouts(plan: Plan) -> list[tuple[str, str]]:
+    """(orchestrator, backend) pairs the plan serves: its backends each stack supports,
+    in the plan's order."""
+    return [(name, backend) for name in plan.orchestrators
+            for backend in plan.served_backends if backend in stack(name).backends]
+
+
+def describe(plan: Plan) -> str:
+    """The served plan in one line: which stacks on which layouts, variants, runs."""
+    stacks = "; ".join(
+        f"{name} on {', '.join(b for o, b in layouts(plan) if o == name) or 'no layout'}"
+        for name in plan.orchestrators)
+    return (f"served: {stacks}; variants {', '.join(plan.served_variants)}; "
+            f"{plan.served_triggers} run(s) and a killed worker per start "
+            f"({len(layouts(plan)) * len(plan.served_variants)} start(s)), then the MLflow UI")
 
 
 def run(bench: Bench) -> None:
-    for name in bench.plan.orchestrators:
+    served = layouts(bench.plan)
+    missing = [f"{backend} for {name}" for name in bench.plan.orchestrators
+               for backend in bench.plan.served_backends if (name, backend) not in served]
+    if missing:
+        bench.results.notes.append(f"served: layouts not measured (the stack has none): "
+                                   f"{'; '.join(missing)}")
+    for name, backend in served:
         for variant in bench.plan.served_variants:
-            _one_stack(bench, stack(name), variant)
+            _one_layout(bench, stack(name), variant, backend)
     _mlflow_ui(bench)
 
 
@@ -69,36 +107,79 @@ def _mlflow_ui(bench: Bench) -> None:
         bench.results.figures += [
             Figure("setup", "ui", "mlflow", "ready_s", "s", [ready], variant="default",
                    knobs=knobs),
-            *_idle_figures(bench, "mlflow", server, []),
+            *_idle_figures(bench, "mlflow", server, [], ""),
         ]
 
 
-def _one_stack(bench: Bench, st: Stack, variant: str) -> None:
-    home = fresh_home(bench, f"served-{st.name}-{variant}")
-    session = f"{os.environ.get('ORCHBENCH_SESSION', 'bench')}-{st.name}-{variant}"
-    settings = StackSettings(home=home, config=home / "config.json", port=free_ports(3),
-                             variant=variant, session=session)
-    knobs = {**st.knobs(variant), **(st.detection_knobs() if variant == "tuned" else {})}
-    running = st.start(settings, log=lambda line: None)
+def _one_layout(bench: Bench, st: Stack, variant: str, backend: str) -> None:
+    """One start of a stack on one layout. A production layout's failure becomes a note,
+    and its remaining progress units are counted as skipped."""
+    done = 0
+
+    def advance(label: str) -> None:
+        nonlocal done
+        done += 1
+        bench.advance(label)
+
     try:
-        ready = running.wait_ready(timeout_s=600, log=lambda line: None)
-        bench.advance(f"served: {st.name} {variant} answers after {ready:.1f} s")
-        figures = [Figure("setup", "ui", st.name, "ready_s", "s", [ready], variant=variant,
-                          knobs=knobs)]
-        if variant == "default":
-            figures += _idle_figures(bench, st.name, running, st.config_files(settings))
-        bench.results.figures += figures
-        _served_runs(bench, st, running, settings, knobs)
-        bench.results.failures.append(_kill_worker(bench, st, running, settings))
-        bench.advance(f"served: {st.name} {variant} worker killed")
+        _one_stack(dataclasses.replace(bench, advance=advance), st, variant, backend)
+    except Exception as err:  # not KeyboardInterrupt: Ctrl-C still ends the run
+        if backend == "sqlite":
+            raise
+        problem = (err.problem if isinstance(err, OrchbenchError)
+                   else f"{type(err).__name__}: {err}")
+        bench.results.notes.append(f"served: {st.name} {variant} on {backend} failed, its "
+                                   f"figures from then on are missing: "
+                                   f"{problem.splitlines()[0]}")
+        bench.log(f"served: {st.name} {variant} on {backend} failed: {problem}")
+        for _ in range(_units_per_start(bench.plan) - done):
+            bench.advance(f"served: {st.name} {variant} {backend} skipped")
+
+
+def _one_stack(bench: Bench, st: Stack, variant: str, backend: str = "sqlite") -> None:
+    label = f"{st.name} {variant}" + ("" if backend == "sqlite" else f" {backend}")
+    home = fresh_home(bench, f"served-{st.name}-{backend}-{variant}")
+    session = (f"{os.environ.get('ORCHBENCH_SESSION', 'bench')}-{st.name}-{backend}-"
+               f"{variant}")
+    settings = StackSettings(home=home, config=home / "config.json", port=free_ports(SPAN),
+                             variant=variant, session=session, backend=backend)
+    knobs = {**st.knobs(variant, backend), **(st.detection_knobs() if variant == "tuned" else {}),
+             "backend": backend}
+    try:
+        running = st.start(settings, log=lambda line: None)
+        try:
+            ready = running.wait_ready(timeout_s=600, log=lambda line: None)
+            bench.advance(f"served: {label} answers after {ready:.1f} s")
+            figures = [Figure("setup", "ui", st.name, "ready_s", "s", [ready],
+                              variant=variant, knobs=knobs, backend=backend)]
+            if variant == "default":
+                figures += _idle_figures(bench, st.name, running, st.config_files(settings),
+                                         backend)
+            bench.results.figures += figures
+            _served_runs(bench, st, running, settings, knobs)
+            bench.results.failures.append(_kill_worker(bench, st, running, settings))
+            bench.advance(f"served: {label} worker killed")
+        finally:
+            running.stop()
+            sweep(session=session)
     finally:
-        running.stop()
-        sweep(session=session)
+        if backend != "sqlite":
+            _remove_cluster(bench, home)
+
+
+def _remove_cluster(bench: Bench, home: Path) -> None:
+    """Delete the layout's PostgreSQL cluster (it lives outside the home); a cluster
+    still running is a note, not an error hiding the stack's own."""
+    try:
+        remove_cluster(home)
+    except OrchbenchError as err:
+        bench.results.notes.append(f"served: {err.problem}")
 
 
 def _idle_figures(bench: Bench, name: str, running: RunningStack | RunningServer,
-                  files: list[Path]) -> list[Figure]:
-    """Memory, processes, ports and config files of a started UI, once it settled."""
+                  files: list[Path], backend: str) -> list[Figure]:
+    """Memory, processes, ports and config files of a started UI, once it settled;
+    `backend` is the stack's layout ("" for the MLflow UI: not an orchestrator's)."""
     time.sleep(bench.plan.ui_settle_s)
     rss = []
     for _ in range(3):  # three readings a second apart: the spread shows it has settled
@@ -107,21 +188,23 @@ def _idle_figures(bench: Bench, name: str, running: RunningStack | RunningServer
     described = running.describe()
     ports = running.listening_ports()
     return [
-        Figure("setup", "ui", name, "idle_rss_mb", "MB", rss, variant="default",
+        Figure("setup", "ui", name, "idle_rss_mb", "MB", rss, variant="default", backend=backend,
                note=f"after {bench.plan.ui_settle_s:g} s idle; proportional set size (PSS) summed "
                "over the stack's processes (the key keeps its first name, rss)"),
         Figure("setup", "ui", name, "processes", "count", [float(len(described))],
-               variant="default",
+               variant="default", backend=backend,
                note="; ".join(f"{p['name']} ({p['rss_mb']} MB)" for p in described)),
         Figure("setup", "ui", name, "ports", "count", [float(len(ports))], variant="default",
-               note=", ".join(map(str, ports))),
+               backend=backend, note=", ".join(map(str, ports))),
         Figure("setup", "ui", name, "config_files", "count", [float(len(files))],
-               variant="default", note=", ".join(p.name for p in files) or "none"),
+               variant="default", backend=backend,
+               note=", ".join(p.name for p in files) or "none"),
     ]
 
 
 def _served_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSettings,
                  knobs: dict[str, str]) -> None:
+    label = f"{st.name} {s.variant}" + ("" if s.backend == "sqlite" else f" {s.backend}")
     lags: list[float] = []
     done: list[float] = []
     for i in range(bench.plan.served_triggers):
@@ -131,17 +214,17 @@ def _served_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSetting
         status = running.wait_run(run_id, timeout_s=900)
         if not status.succeeded:
             bench.results.notes.append(
-                f"served: {st.name} {s.variant} run of {day} ended {status.state} "
+                f"served: {label} run of {day} ended {status.state} "
                 f"(steps: {status.steps}); its times are left out")
         elif status.first_task_started is not None:
             lags.append(status.first_task_started - triggered)
             done.append((status.ended or time.time()) - triggered)
-        bench.advance(f"served: {st.name} {s.variant} run {i + 1}/{bench.plan.served_triggers}")
+        bench.advance(f"served: {label} run {i + 1}/{bench.plan.served_triggers}")
     bench.results.figures += [
         Figure("latency", "served", st.name, "trigger_to_first_task_s", "s", lags,
-               variant=s.variant, knobs=knobs),
+               variant=s.variant, knobs=knobs, backend=s.backend),
         Figure("latency", "served", st.name, "trigger_to_done_s", "s", done,
-               variant=s.variant, knobs=knobs),
+               variant=s.variant, knobs=knobs, backend=s.backend),
     ]
 
 
@@ -183,7 +266,8 @@ def _kill_worker(bench: Bench, st: Stack, running: RunningStack,
         detail=(f"SIGKILL to {len(victims)} process(es): "
                 + ", ".join(_name(p) for p in victims)
                 + ("" if noticed else f"; still {last.state if last else '?'} after "
-                   f"{bench.plan.kill_grace_s:g} s")))
+                   f"{bench.plan.kill_grace_s:g} s")),
+        backend=s.backend)
 
 
 def _failed(step_state: str) -> bool:

@@ -46,6 +46,13 @@ class Scenario:
     def run(self, bench: Bench) -> None:
         self._function(self.run_name)(bench)
 
+    def describe(self, plan: Plan) -> str | None:
+        """What the scenario will run under this plan, in a line, if its module says
+        (a `describe(plan)` function: served lists its stacks × layouts × variants)."""
+        describe = getattr(importlib.import_module(f"benchmarks.{self.module}"), "describe",
+                           None)
+        return describe(plan) if describe is not None else None
+
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("setup", "wrapper code, environments, install time", "setup_effort", "run",
@@ -83,6 +90,10 @@ def run_suite(plan: Plan, out: Path, command: str, log: Callable[[str], None]) -
     work = Path(tempfile.mkdtemp(prefix="orchbench-bench-"))
     todo = [chosen[name] for name in plan.scenarios]
     total = sum(s.units(plan) for s in todo)
+    for scenario in todo:  # the plan up front: what the next hour(s) will be spent on
+        line = scenario.describe(plan)
+        if line:
+            log(f"plan: {line}")
     started = time.perf_counter()
     try:
         with _progress(total, log) as advance:

@@ -10,6 +10,12 @@ ORCHESTRATORS: tuple[str, ...] = ("prefect", "airflow", "dagster")
 # What the benchmarks compare them with: the registry's loop in plain Python
 # (core/direct.py), and bare containers.
 BASELINES: tuple[str, ...] = ("direct", "docker")
+# Where a served orchestrator keeps its state, and so which of its layouts runs
+# (infra/stacks): "sqlite" is each one's development layout (a process or a few, SQLite
+# files under the home); "postgres" its documented production layout on one machine
+# (PostgreSQL, each component a process of its own); "celery" Airflow's distributed one
+# (postgres, plus Redis as CeleryExecutor's broker and a Celery worker).
+BACKENDS: tuple[str, ...] = ("sqlite", "postgres", "celery")
 # The pipeline's name in all three UIs: the Prefect flow, the Airflow dag_id, the
 # Dagster job (Dagster requires an identifier, so no hyphen). Its second schedule
 # is PIPELINE_NAME + "_" + schedule name where an orchestrator needs a second

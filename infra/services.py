@@ -23,14 +23,12 @@ with its stack is what a restart of one machine gives too.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import hashlib
 import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,8 +202,11 @@ class Redis:
         return Command("redis", argv, ready=self.accepting)
 
     def accepting(self) -> bool:
-        with contextlib.suppress(OSError), socket.create_connection(
-                (self.host, self.port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-        return False
+        return self.command("PING") == "PONG"
+
+    def command(self, *args: str) -> str:
+        """One command through redis-cli (Debian's redis-tools, which redis-server
+        depends on); its reply, stripped, or "" if the server does not answer."""
+        done = subprocess.run(["redis-cli", "-h", self.host, "-p", str(self.port), *args],
+                              capture_output=True, text=True, check=False, timeout=10)
+        return done.stdout.strip() if done.returncode == 0 else ""

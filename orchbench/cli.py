@@ -19,7 +19,7 @@ from pathlib import Path
 from core.config import Config, load_config
 from core.dates import date_range, parse_date
 from core.errors import ConfigError, OrchbenchError
-from core.names import BASELINES, ORCHESTRATORS
+from core.names import BACKENDS, BASELINES, ORCHESTRATORS
 
 RUNNABLE = (BASELINES[0], *ORCHESTRATORS)  # what `run` takes: direct, or an orchestrator
 
@@ -211,7 +211,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
                           f"{', '.join(ORCHESTRATORS)}.")
     return serve(list(ORCHESTRATORS) if args.all else [args.name], Path(args.home).resolve(),
                  args.port, args.days, progress,
-                 mlflow_port=args.mlflow_port if args.mlflow else None)
+                 mlflow_port=args.mlflow_port if args.mlflow else None, backend=args.backend)
 
 
 def cmd_mlflow(args: argparse.Namespace) -> int:
@@ -366,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "Prefect 4200, Airflow 8080, Dagster 3000)")
     p.add_argument("--home", default="var/ui", help="state and data (default var/ui)")
     p.add_argument("--days", type=int, default=3, help="pipeline runs made on first start")
+    p.add_argument("--backend", choices=BACKENDS, default="sqlite",
+                   help="sqlite: the development layout (default); postgres: the production "
+                   "layout, on PostgreSQL with each component a process of its own; celery: "
+                   "Airflow's, with CeleryExecutor and Redis (README: Production layouts)")
     p.add_argument("--mlflow", action="store_true",
                    help="also start MLflow's UI for the same home (off by default: it takes "
                    "about 0.5 GB and 15 s more); with --all, one per orchestrator's home on "

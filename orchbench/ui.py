@@ -11,6 +11,11 @@ block until Ctrl-C, when every process the stack started is stopped. A taken
 port, or a second `ui` of the same kind on the same home, fails at once with a
 message naming the holder (infra/stacks/base.py).
 
+With --backend postgres (or celery, Airflow's), the orchestrator starts in its
+production layout instead (PostgreSQL, each component a process of its own;
+infra/stacks/, README "Production layouts"), and the history runs are triggered
+through its own API once it answers, since the driver's runs are in SQLite.
+
 With --mlflow, MLflow's UI for the same home (its model store: the runs those
 pipeline runs trained, the registry) starts beside it, on 5000 (--mlflow-port), and
 stops with it; with --all, one per orchestrator's home, on 5000, 5001 and 5002. Off
@@ -48,8 +53,10 @@ def daily_dates(days: int) -> list[str]:
     return [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
 
 
-def prepare(name: str, home: Path, days: int, log: Log) -> Path:
-    """History and `days` pipeline runs through `name`'s driver, once per home."""
+def prepare(name: str, home: Path, days: int, log: Log, backend: str = "sqlite") -> Path:
+    """History and, on SQLite, `days` pipeline runs through `name`'s driver, once per
+    home (the driver's runs are in the development layout's SQLite, which that UI
+    shows; a production layout gets its runs through its own API: `served_history`)."""
     from core.direct import backfill_history
     from infra.drivers import run_wrapped
 
@@ -59,8 +66,8 @@ def prepare(name: str, home: Path, days: int, log: Log) -> Path:
         log(f"ui: building {HISTORY_DAYS} days of history in {home} (once) …")
         backfill_history(cfg, FIRST, FIRST + dt.timedelta(days=HISTORY_DAYS - 1),
                          log=lambda _: None)
-    marker = home / "orchestrators" / name / ".history-runs"
-    if not marker.exists():
+    marker = history_marker(home, name, backend)
+    if backend == "sqlite" and not marker.exists():
         for day in daily_dates(days):
             log(f"ui: running {day} through {name} so the UI has history …")
             result = run_wrapped(name, cfg, day, log=lambda _: None, config=config)
@@ -70,10 +77,40 @@ def prepare(name: str, home: Path, days: int, log: Log) -> Path:
     return config
 
 
+def history_marker(home: Path, name: str, backend: str) -> Path:
+    """The file that says a home's `name` UI on `backend` has its history runs."""
+    suffix = "" if backend == "sqlite" else f"-{backend}"
+    return home / "orchestrators" / name / f".history-runs{suffix}"
+
+
+def served_history(running: RunningStack, days: int, log: Log) -> None:
+    """`days` pipeline runs triggered through a started stack's own API, once per home
+    and backend: the production layouts' UIs then have history, as the driver's runs
+    give the development layout's."""
+    s = running.settings
+    marker = history_marker(s.home, running.stack.name, s.backend)
+    if marker.exists():
+        return
+    for day in daily_dates(days):
+        log(f"ui: running {day} through {running.stack.name}'s API so the UI has history …")
+        status = running.wait_run(running.stack.trigger(s, day), timeout_s=900)
+        log(f"ui:   {day}: {status.state}")
+    marker.write_text("\n".join(daily_dates(days)) + "\n")
+
+
 def serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
-          stop: threading.Event | None = None, mlflow_port: int | None = None) -> int:
+          stop: threading.Event | None = None, mlflow_port: int | None = None,
+          backend: str = "sqlite") -> int:
     """Start the stacks, print where they are, wait for Ctrl-C (or `stop`), stop them.
-    `mlflow_port`: also MLflow's UI of each stack's home, on this port and the next."""
+    `mlflow_port`: also MLflow's UI of each stack's home, on this port and the next.
+    `backend`: the layout (core.names.BACKENDS); one a stack lacks fails before anything
+    starts."""
+    for name in names:
+        if backend not in stack(name).backends:
+            raise ConfigError(f"{name} has no {backend!r} layout (only "
+                              f"{', '.join(stack(name).backends)}).",
+                              f"Start it with --backend {stack(name).backends[-1]}, or "
+                              "choose another orchestrator.")
     if port is not None and len(names) > 1:
         raise ConfigError("--port applies to one UI, and --all starts three.",
                           "Drop --port, or start one UI: `orchbench ui dagster --port 3001`.")
@@ -84,11 +121,11 @@ def serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
                         "--mlflow-port N")
     stop = stop or threading.Event()
     with stop_on_signals(stop):
-        return _serve(names, home, port, days, log, stop, mlflow_ports)
+        return _serve(names, home, port, days, log, stop, mlflow_ports, backend)
 
 
 def _serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
-           stop: threading.Event, mlflow_ports: list[int]) -> int:
+           stop: threading.Event, mlflow_ports: list[int], backend: str) -> int:
     """serve()'s body, its signals already turned into `stop`."""
     running: list[RunningStack] = []
     mlflows: list[RunningServer] = []
@@ -96,17 +133,19 @@ def _serve(names: list[str], home: Path, port: int | None, days: int, log: Log,
         for i, name in enumerate(names):
             st = stack(name)
             name_home = home / name if len(names) > 1 else home
-            config = prepare(name, name_home, days, log)
+            config = prepare(name, name_home, days, log, backend)
             # "tuned": what a user running it locally wants — Dagster's in-process
             # executor, Airflow with 4 workers instead of 32 forked at start, Prefect
             # polling every second — and a dead worker noticed in seconds.
             settings = StackSettings(name_home, config, port or st.default_port,
-                                     variant="tuned")
+                                     variant="tuned", backend=backend)
             started = st.start(settings, log)
             running.append(started)
             ready = started.wait_ready(log=log)
+            served_history(started, days, log)
             login = f" (login: {st.login})" if st.login else " (no login needed)"
-            log(f"ui: {name} is ready after {ready:.0f} s at {st.ui_url(settings)}{login}")
+            log(f"ui: {name} is ready after {ready:.0f} s at {st.ui_url(settings)}{login}"
+                + ("" if backend == "sqlite" else f", on {backend}"))
             if mlflow_ports:
                 mlflows.append(start_tracking_ui(name_home, mlflow_ports[i], log))
                 ready = mlflows[-1].wait_ready(stop=stop)

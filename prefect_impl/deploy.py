@@ -1,10 +1,16 @@
-"""The pipeline as a served Prefect deployment on core/schedules.py's timetable:
+"""The pipeline as a Prefect deployment on core/schedules.py's timetable:
 06:00 UTC every day but Sunday, and Sundays a forced cold start, so warm starts
 cannot drift for ever (design.md §1).
 
 Scheduled runs leave `day` empty: the flow takes the date the run was due.
 `python -m prefect_impl.deploy [--config FILE] [--home DIR]` serves it, on the same
 Prefect home (and so the same runs in the UI) as the driver; Ctrl-C stops it.
+
+`... --pool NAME` instead deploys it to the work pool NAME and exits: Prefect's
+worker-based layout (infra/stacks/prefect.py, backend "postgres"), where a
+`prefect worker start --pool NAME` process starts its runs. The deployment's code
+is this repository (`flow.from_source`, a local directory: its pull step sets the
+run's working directory here); name, parameters and schedules are the served ones.
 """
 
 from __future__ import annotations
@@ -21,22 +27,38 @@ from core.names import DEPLOYMENT_NAME
 from core.schedules import SCHEDULES, TIMEZONE
 from prefect_impl.run import use_prefect_home
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository: the deployed code's source
+ENTRYPOINT = "prefect_impl/flow.py:pipeline"  # relative to ROOT
+
+
+def schedules(defaults: dict[str, Any]) -> list[Any]:
+    """core/schedules.py: the same timetable as the other wrappers (one run a day)."""
+    from prefect.schedules import Cron
+
+    return [Cron(s.cron, timezone=TIMEZONE, slug=s.name,
+                 parameters={**defaults, "force_cold": s.force_cold})
+            for s in SCHEDULES]
+
 
 def deployment(config: str | None = None, home: str | None = None) -> Any:
     """The deployment, built from the flow; `.apply()` registers it, `serve()` runs it."""
-    from prefect.schedules import Cron
-
     from prefect_impl.flow import pipeline
 
     defaults = {"config": config, "home": home}
-    return pipeline.to_deployment(
-        name=DEPLOYMENT_NAME,
-        parameters=defaults,
-        # core/schedules.py: the same timetable as the other wrappers (one run a day).
-        schedules=[Cron(s.cron, timezone=TIMEZONE, slug=s.name,
-                        parameters={**defaults, "force_cold": s.force_cold})
-                   for s in SCHEDULES],
-    )
+    return pipeline.to_deployment(name=DEPLOYMENT_NAME, parameters=defaults,
+                                  schedules=schedules(defaults))
+
+
+def deploy_to_pool(pool: str, config: str | None = None, home: str | None = None) -> Any:
+    """Register the deployment on work pool `pool` (a `process` pool: no image to
+    build or push); its id. A worker of the pool then runs it from ROOT."""
+    from prefect import Flow
+
+    defaults = {"config": config, "home": home}
+    source = Flow.from_source(source=str(ROOT), entrypoint=ENTRYPOINT)
+    return source.deploy(name=DEPLOYMENT_NAME, work_pool_name=pool, parameters=defaults,
+                         schedules=schedules(defaults), build=False, push=False,
+                         print_next_steps=False)
 
 
 def wait_for_api(timeout_s: float) -> None:
@@ -59,12 +81,19 @@ if __name__ == "__main__":
     parser.add_argument("--home")
     parser.add_argument("--wait-for-api", type=float, default=0, metavar="SECONDS",
                         help="wait up to SECONDS for PREFECT_API_URL to answer before serving")
+    parser.add_argument("--pool", metavar="NAME",
+                        help="deploy to the work pool NAME and exit, instead of serving")
     args = parser.parse_args()
     cfg = load_config(Path(args.config) if args.config else None,
                       Path(args.home) if args.home else None)
     use_prefect_home(cfg.home / "orchestrators" / "prefect")  # before Prefect is imported
-    from prefect import serve
+    if args.pool:
+        wait_for_api(args.wait_for_api)
+        print(f"deployment {deploy_to_pool(args.pool, args.config, str(cfg.home))} "
+              f"on work pool {args.pool!r}")
+    else:
+        from prefect import serve
 
-    served = deployment(args.config, str(cfg.home))  # imports Prefect while the server starts
-    wait_for_api(args.wait_for_api)
-    serve(served)
+        served = deployment(args.config, str(cfg.home))  # imports Prefect while the server starts
+        wait_for_api(args.wait_for_api)
+        serve(served)

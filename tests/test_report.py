@@ -290,3 +290,73 @@ def test_policy_finding_names_a_tie() -> None:
                            "always_cold (+5.6 %); training took 2 s (drift), 2 s (always_cold) "
                            "and 2 s (always_warm) in total.")
     assert "than always_warm on 0 of 2 days (2 equal)" in text
+
+
+def with_layouts() -> ResultSet:
+    """synthetic() plus the served figures and killed cases of production layouts (issue
+    13): Prefect on postgres, Airflow on postgres and celery."""
+    rs = synthetic()
+    for orch, backend, ready, rss, lag in (("prefect", "postgres", 9.0, 450.0, 3.0),
+                                           ("airflow", "postgres", 45.0, 900.0, 2.5),
+                                           ("airflow", "celery", 50.0, 1200.0, 1.8)):
+        knobs = {"backend": backend}
+        rs.figures += [
+            Figure("setup", "ui", orch, "ready_s", "s", [ready], "default", knobs=knobs,
+                   backend=backend),
+            Figure("setup", "ui", orch, "idle_rss_mb", "MB", [rss], "default", backend=backend),
+            Figure("latency", "served", orch, "trigger_to_first_task_s", "s", [lag, lag + 1],
+                   "default", knobs=knobs, backend=backend)]
+        rs.failures.append(FailureCase("killed", orch, "default", "marked failed", True,
+                                       "failed", [5.0], None, 0, True, True, backend=backend))
+    rs.failures.append(FailureCase("killed", "prefect", "default", "marked failed", True,
+                                   "Crashed", [4.0], None, 1, True, True, backend="sqlite"))
+    return rs
+
+
+def test_layouts_side_by_side(tmp_path: Path) -> None:
+    saved = results.save(with_layouts(), tmp_path / "in" / "results.json")
+    rs = results.load(saved)
+    paths = report.render(rs, tmp_path / "out")
+    html, md = paths["html"].read_text(), paths["md"].read_text()
+    # keys: the development layout's as before backends, the others with "@backend"
+    keys = {f.key for f in rs.figures if f.scenario == "served"}
+    assert "served/prefect/default/trigger_to_first_task_s" in keys
+    assert "served/airflow/default@celery/trigger_to_first_task_s" in keys
+    assert rs.figure("served", "airflow", "default", "trigger_to_first_task_s",
+                     "postgres").samples == [2.5, 3.5]
+    # the served table: a row per layout, adjacent, the layout in its first column
+    assert "| layout | trigger → first task | trigger → done |" in md
+    table = md.split("### Served mode")[1].split("\n\n")[2].splitlines()
+    airflow = [line.split(" | ")[1] for line in table if line.startswith("| airflow default |")]
+    assert airflow == ["sqlite", "postgres", "celery"]
+    assert "<td>3 s" in _row(html, "served/airflow/default@postgres")
+    assert "celery: Airflow's distributed layout" in md
+    # the UI table: rows per layout; "" reads as sqlite
+    assert "900 MB" in _row(html, "ui/airflow@postgres")
+    assert "<td>sqlite</td>" in _row(html, "ui/dagster")
+    # the failure matrix: the killed row split by layout
+    assert "✓ failed" in _row(html, "failure/killed@celery")
+    assert "Crashed" in _row(html, "failure/killed")
+    assert 'data-case="killed/airflow/default@postgres"' in html
+    assert "| killed (postgres) |" in md
+    # the summary: development layout in the usual row, production ones below it
+    assert "1200 MB" in _row(html, "ui_memory@celery")
+    assert "1200" not in _row(html, "ui_memory")
+
+
+def test_a_file_without_backends_loads_as_before(rendered: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    data = json.loads(rendered["json"].read_text())
+    for f in data["figures"]:
+        del f["backend"]
+    for c in data["failures"]:
+        del c["backend"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    rs = results.load(path)
+    assert {f.backend for f in rs.figures} == {""}
+    assert rs.figure("served", "prefect", "tuned", "trigger_to_first_task_s") is not None
+    assert rs.figure("served", "prefect", "tuned", "trigger_to_first_task_s",
+                     "sqlite") is not None
+    html = report.render(rs, tmp_path / "out")["html"].read_text()
+    assert "<td>sqlite</td>" in _row(html, "served/prefect/tuned")

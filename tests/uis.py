@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 
 from infra.envs import ENVS, ROOT
-from infra.stacks.base import free_ports
+from infra.stacks.base import SPAN, free_ports
 
 ORCHBENCH = str(ENVS["base"].path / "bin" / "orchbench")
 
@@ -57,10 +57,11 @@ class LiveUI:
         return code, sorted(set(ports) & listening)
 
 
-def start(name: str, home: Path, timeout_s: float = 900) -> LiveUI:
-    port = free_ports(3)
+def start(name: str, home: Path, timeout_s: float = 900, backend: str = "sqlite") -> LiveUI:
+    port = free_ports(SPAN)
     proc = subprocess.Popen([ORCHBENCH, "ui", name, "--port", str(port), "--home", str(home),
-                             "--days", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--days", "1", "--backend", backend], cwd=ROOT,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     ui = LiveUI(name, home, port, proc)
     ready = threading.Event()

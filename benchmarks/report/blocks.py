@@ -11,23 +11,33 @@ from benchmarks.report.formatting import (
     figure_texts,
     impl_label,
     is_secondary,
+    layout_rank,
     order_key,
 )
-from benchmarks.results import Figure, ResultSet
+from benchmarks.results import Figure, ResultSet, backend_suffix, layout
 
 
 def figures_of(results: ResultSet, scenario: str, metric: str,
-               orchestrator: str | None = None) -> list[Figure]:
-    """The scenario's figures of one metric (of one orchestrator, if given), in report order."""
+               orchestrator: str | None = None, backend: str | None = None) -> list[Figure]:
+    """The scenario's figures of one metric (of one orchestrator, on one layout, if given;
+    "" and "sqlite" are the same layout), in report order."""
     found = [f for f in results.figures if f.scenario == scenario and f.metric == metric
-             and (orchestrator is None or f.orchestrator == orchestrator)]
-    return sorted(found, key=lambda f: order_key(f.orchestrator, f.variant))
+             and (orchestrator is None or f.orchestrator == orchestrator)
+             and (backend is None or layout(f.backend) == layout(backend))]
+    return sorted(found, key=lambda f: (*order_key(f.orchestrator, f.variant),
+                                        layout_rank(f.backend)))
 
 
 def impls_in(results: ResultSet, scenario: str) -> list[tuple[str, str]]:
     """(orchestrator, variant) pairs with a figure in the scenario, in report order."""
     pairs = {(f.orchestrator, f.variant) for f in results.figures if f.scenario == scenario}
     return sorted(pairs, key=lambda p: order_key(*p))
+
+
+def layouts_in(results: ResultSet, *scenarios: str) -> list[str]:
+    """The layouts (backends, "" read as "sqlite") of the scenarios' figures, in order."""
+    return sorted({layout(f.backend) for f in results.figures if f.scenario in scenarios},
+                  key=layout_rank)
 
 
 def multi_cell(figs: list[Figure], labels: dict[str, str] | None = None) -> Cell:
@@ -56,13 +66,39 @@ def figure_table(results: ResultSet, scenario: str, metrics: Iterable[tuple[str,
     return Table(["", *(label for _, label in metrics)], rows)
 
 
+def layout_table(results: ResultSet, scenario: str,
+                 metrics: Iterable[tuple[str, str]]) -> Table:
+    """figure_table with a row per layout too: each orchestrator/variant's layouts in
+    adjacent rows, the layout in the first column ("" read as "sqlite"), so the same
+    stack's figures on SQLite and PostgreSQL are read one under the other. A development
+    layout's row keeps figure_table's key."""
+    metrics = list(metrics)
+    triples = sorted({(f.orchestrator, f.variant, layout(f.backend)) for f in results.figures
+                      if f.scenario == scenario},
+                     key=lambda t: (*order_key(t[0], t[1]), layout_rank(t[2])))
+    rows = []
+    for orch, variant, backend in triples:
+        cells = [Cell.of(backend)]
+        cells += [Cell([figure_texts(results.figure(scenario, orch, variant, m, backend))])
+                  for m, _ in metrics]
+        rows.append(Row(impl_label(orch, variant), cells,
+                        f"{scenario}/{orch}/{variant or '-'}{backend_suffix(backend)}"))
+    return Table(["", "layout", *(label for _, label in metrics)], rows)
+
+
 def bars(results: ResultSet, scenario: str, metric: str) -> list[svg.Bar]:
-    """One bar per figure with a median, coloured by orchestrator."""
+    """One bar per figure with a median, coloured by orchestrator; labelled with its
+    layout too when the figures are on more than one."""
     out = []
-    for f in figures_of(results, scenario, metric):
+    figs = figures_of(results, scenario, metric)
+    several = len({layout(f.backend) for f in figs}) > 1
+    for f in figs:
         if f.median is None:
             continue
-        out.append(svg.Bar(impl_label(f.orchestrator, f.variant), f.median,
+        label = impl_label(f.orchestrator, f.variant)
+        if several:
+            label += f" · {layout(f.backend)}"
+        out.append(svg.Bar(label, f.median,
                            svg.colour(f.orchestrator), f.low, f.high,
                            "".join(t.text for t in figure_texts(f, ratio=False)[:1]),
                            faded=is_secondary(f.variant)))

@@ -9,7 +9,14 @@ from typing import Any
 from benchmarks import stats
 from benchmarks.report import svg
 from benchmarks.report.document import Block, Cell, Heading, Para, Row, Table, Text
-from benchmarks.report.formatting import DIMENSIONS, NONE, figure_texts, order_key, ratio_text
+from benchmarks.report.formatting import (
+    DIMENSIONS,
+    NONE,
+    figure_texts,
+    layout_rank,
+    order_key,
+    ratio_text,
+)
 from benchmarks.report.page import write_pages
 from benchmarks.report.sections.failure import case_colour, case_time
 from benchmarks.report.sections.header import flatten, machine_line, when
@@ -65,7 +72,7 @@ def compare_table(a: ResultSet, b: ResultSet, dimension: str,
 
 
 def _compare_order(f: Figure) -> tuple[Any, ...]:
-    return (f.scenario, *order_key(f.orchestrator, f.variant), f.metric)
+    return (f.scenario, *order_key(f.orchestrator, f.variant), f.metric, layout_rank(f.backend))
 
 
 def between(fa: Figure | None, fb: Figure | None) -> str:
@@ -86,7 +93,7 @@ def compare_failures(a: ResultSet, b: ResultSet, labels: tuple[str, str]) -> lis
     """A table of every failure case in either set, with the ratio of their times;
     [] when neither set has one."""
     def index(rs: ResultSet) -> dict[str, FailureCase]:
-        return {f"{c.scenario}/{c.orchestrator}/{c.variant or '-'}": c for c in rs.failures}
+        return {c.key: c for c in rs.failures}  # "@postgres" for a production layout
 
     ia, ib = index(a), index(b)
     if not ia and not ib:

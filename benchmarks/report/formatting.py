@@ -8,14 +8,24 @@ from __future__ import annotations
 
 from benchmarks.report import svg
 from benchmarks.report.document import Text
-from benchmarks.results import Figure
-from core.names import BASELINES, ORCHESTRATORS
+from benchmarks.results import Figure, layout
+from core.names import BACKENDS, BASELINES, ORCHESTRATORS
 
 IMPLEMENTATIONS = (BASELINES[0], *ORCHESTRATORS)  # direct, then the three
 ORCHESTRATOR_ORDER = (*BASELINES, *ORCHESTRATORS)
 VARIANT_ORDER = ("", "local", "default", "tuned", "detect", "in_process", "multiprocess")
 DIMENSIONS = ("setup", "latency", "failure")
 NONE = "—"
+# What each served layout (Figure.backend, infra/stacks BACKENDS) is, in words.
+LAYOUTS = {
+    "sqlite": "the development layout (the stack as `orchbench ui` starts it on a laptop, "
+              "its state in SQLite files under the home, one process or a few)",
+    "postgres": "the production layout on one machine (PostgreSQL for the state, and the "
+                "orchestrator's components, such as API server, scheduler and worker, each a "
+                "process of its own)",
+    "celery": "Airflow's distributed layout (PostgreSQL, plus CeleryExecutor with Redis as "
+              "its broker and a separate Celery worker running the tasks)",
+}
 
 
 def fmt_num(value: float | None, unit: str = "") -> str:
@@ -73,6 +83,20 @@ def order_key(orchestrator: str, variant: str) -> tuple[int, str, int, str]:
          else len(ORCHESTRATOR_ORDER))
     v = VARIANT_ORDER.index(variant) if variant in VARIANT_ORDER else len(VARIANT_ORDER)
     return o, orchestrator, v, variant
+
+
+def layout_rank(backend: str) -> int:
+    """Where a layout sorts: BACKENDS' order ("" is sqlite), unknown ones last."""
+    name = layout(backend)
+    return BACKENDS.index(name) if name in BACKENDS else len(BACKENDS)
+
+
+def layouts_sentence(backends: set[str]) -> str:
+    """"Layouts — sqlite: …; postgres: …." for the layouts given (as recorded: "" reads
+    as sqlite), in BACKENDS' order."""
+    names = sorted({layout(b) for b in backends}, key=layout_rank)
+    return "Layouts — " + "; ".join(
+        f"{n}: {LAYOUTS.get(n, 'a layout this report does not describe')}" for n in names) + "."
 
 
 def impl_label(orchestrator: str, variant: str) -> str:

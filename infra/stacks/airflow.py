@@ -1,24 +1,66 @@
-"""Airflow's local stack: `airflow standalone` on the home the driver uses.
+"""Airflow's local stacks: `airflow standalone` on SQLite, and its production layouts.
 
-`airflow standalone` is what Airflow's docs give a user to try it locally: one
-command that migrates the metadata DB and starts four components as children —
+Three layouts (StackSettings.backend), all on the home the driver uses: state under
+`<home>/orchestrators/airflow/` (airflow.cfg, task logs; SQLite's airflow.db for the
+first), DAGs from airflow_impl/dags.
+
+"sqlite" is what Airflow's docs give a user to try it locally: `airflow standalone`,
+one command that migrates the metadata DB and starts four components as children —
 the API server (UI, REST API v2 and the Task SDK's execution API), the scheduler
 (with its LocalExecutor, which forks `parallelism` worker processes at start), the
-DAG processor and the triggerer. Its state is `<home>/orchestrators/airflow/`
-(SQLite, airflow.cfg, task logs), the settings of airflow_impl.run's driver, so
-the runs `orchbench run -o airflow` made show in this UI.
+DAG processor and the triggerer (cli/commands/standalone_command.py). The driver's
+runs (`orchbench run -o airflow`, SQLite too) show in this UI.
+
+"postgres" is the production layout of Airflow's docs on one machine ("Set up a
+Database Backend": PostgreSQL; "Production Deployment": each component its own
+process, a supervisor restarting it): processes in this order —
+  postgres            the home's cluster (infra/services.py), database "airflow";
+  migrate             `airflow db migrate`, run to its end (12.6 s on a new database);
+  api-server          `airflow api-server --host H --port P`: one uvicorn process;
+  scheduler           with the LocalExecutor: its `parallelism` forked workers
+                      ("airflow worker -- LocalExecutor: …") and the worker log server;
+  dag-processor, triggerer (the triggerer forks its trigger runner and a log server).
+"celery" is Airflow's distributed layout (the celery provider's docs, "Celery
+Executor"): the same, with a Redis server (the broker) after PostgreSQL, the
+scheduler's executor CeleryExecutor (results in PostgreSQL: `db+postgresql…`, the
+airflow database) and one `airflow celery worker`: a Celery main process with a
+prefork pool of `worker_concurrency` processes forked at start (each runs a task's
+supervisor, "airflow supervisor: <ti id>", which forks the task, "airflow worker --
+<ti id>"), its log server, and a bundle-cleanup process. Flower is not started:
+nothing of Celery's listens.
 
 Ports (all derived from the UI port P, so two stacks, or `orchbench ui --all`,
-never meet): P the API server (bound to 127.0.0.1); P+1 the scheduler's worker log
-server and P+2 the triggerer's log server (Airflow's 8793 and 8794; both bind all
-interfaces: Airflow's serve_logs hard-codes host "" and has no setting for it);
+never meet): P the API server (bound to 127.0.0.1: AIRFLOW__API__HOST and --host);
+P+1 the worker log server — the scheduler's under the LocalExecutor, the Celery
+worker's under Celery (same setting) — and P+2 the triggerer's log server
+(Airflow's 8793 and 8794; both bind all interfaces, IPv4 and IPv6, measured with
+`ss -ltnp`: utils/serve_logs/core.py hard-codes host "" and has no setting for it);
 P+3 the scheduler's health-check server (off by default, moved anyway so that
-turning it on cannot collide).
+turning it on cannot collide); P+10 PostgreSQL and P+11 Redis (base.SERVICE_PORTS,
+both 127.0.0.1 only).
 
-Facts that shape this module (measured on Airflow 3.3.2, see the report in
-docs/design):
+Facts that shape this module (measured on Airflow 3.3.2 with the celery provider
+3.26.0 on 2 cores, see the report in docs/design):
 - moving the API server off 8080 also needs `[core] execution_api_server_url`,
   or every task fails: tasks call back into the API server's execution API;
+- the scheduler's executor signs each task's token with `[api_auth] jwt_secret`
+  and the API server checks it (executors/base_executor.py, api_fastapi/
+  execution_api/app.py). Standalone's components read the one Airflow wrote into
+  airflow.cfg; a process that finds none makes its own, so separate processes are
+  given one per home (`jwt_secret()`), as config.yml advises: by environment, to
+  the components that sign or check tokens;
+- the API server's `[api] workers` defaults to 1 ("roughly the number of cores",
+  config.yml). Kept at 1 on 2 cores, where the scheduler, DAG processor, triggerer,
+  PostgreSQL and the pipeline's containers share them; recorded as a knob;
+- the celery provider's worker_concurrency defaults to 16 forked pool processes
+  (46 MB PSS each measured); "tuned" sizes it to 4, like the tuned parallelism;
+- the celery provider 3.26.0 imports `retry` from celery.backends.database, which
+  Celery 5.7.0 removed: with Celery 5.7 `airflow celery worker` fails on import
+  (executors/celery_executor_utils.py, which the CeleryExecutor imports too), so
+  the airflow environment needs celery<5.7 (5.6.3 measured);
+- measured with the "tuned" variant while other stacks ran on the machine: postgres
+  ready in 41 s (initdb and migration included), 941 MB PSS, a run 150 s; celery
+  ready in 81 s, 1166 MB, a run 160 s (sqlite: see the report);
 - `simple_auth_manager_all_admins` makes every visitor an admin: no login page,
   and the REST API needs no token;
 - new DAGs start paused; a paused DAG's runs never start, so after_ready unpauses;
@@ -33,6 +75,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -46,6 +89,7 @@ from core.names import PIPELINE_NAME
 from core.registry import STEP_NAMES
 from core.schedules import SCHEDULES, definition_name
 from infra.envs import ENVS
+from infra.services import Postgres, Redis
 from infra.stacks.base import (
     Command,
     Log,
@@ -74,6 +118,7 @@ EXTRA_PORTS = {
 DEFAULTS = {
     "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",  # standalone forces a local executor
     "AIRFLOW__CORE__PARALLELISM": "32",  # LocalExecutor forks this many workers at start
+    "AIRFLOW__API__WORKERS": "1",  # the API server's uvicorn processes (kept: see above)
     "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "1",  # loop sleep when idle: the lag
     "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "5",
     "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "5",
@@ -95,6 +140,17 @@ TUNED = {
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
 }
 
+# The Celery layout's own settings (the celery provider's provider.yaml): the worker's
+# prefork pool is `worker_concurrency` processes forked at start, each taking one task
+# at a time. "default" keeps the provider's 16, as "default" keeps parallelism 32;
+# "tuned" sizes it like the tuned LocalExecutor, to the slots the scheduler may fill.
+CELERY = {
+    "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "16",
+    "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",  # a pool process reserves 1 task
+}
+CELERY_TUNED = {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "4"}
+
 # A task's supervisor heartbeats every 5 s (min_heartbeat_interval); three missed
 # beats are a dead worker, looked for every 5 s.
 DETECTION = {
@@ -107,14 +163,40 @@ class AirflowStack(Stack):
     name: ClassVar[str] = "airflow"
     default_port: ClassVar[int] = 8080
     login: ClassVar[str | None] = None  # all admins: the UI opens without a login page
+    backends: ClassVar[tuple[str, ...]] = ("sqlite", "postgres", "celery")
 
     # ---- what to start
     def commands(self, s: StackSettings) -> list[Command]:
         bin_dir = ENVS[self.name].path / "bin"
+        airflow = str(bin_dir / "airflow")
         # standalone starts its components as `airflow <component>` from PATH.
         path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-        return [Command("standalone", [str(bin_dir / "airflow"), "standalone"],
-                        {**self.settings_env(s), "PATH": path})]
+        if s.backend == "sqlite":
+            return [Command("standalone", [airflow, "standalone"],
+                            {**self.settings_env(s), "PATH": path})]
+        postgres = Postgres.of(s)
+        first = [postgres.server("airflow")]  # initdb on first use: the password exists after
+        env = {**self.settings_env(s), "PATH": path,
+               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": postgres.url("airflow")}
+        if s.backend == "celery":
+            redis = Redis.of(s)
+            first.append(redis.server())
+            env["AIRFLOW__CELERY__BROKER_URL"] = redis.url()
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = f"db+{postgres.url('airflow')}"
+        # The components that sign or check task tokens share one secret (see jwt_secret).
+        signing = {**env, "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret(s)}
+        commands = [
+            *first,
+            Command("migrate", [airflow, "db", "migrate"], env, once=True),
+            Command("api-server", [airflow, "api-server", "--host", s.host,
+                                   "--port", str(s.port)], signing),
+            Command("scheduler", [airflow, "scheduler"], signing),
+            Command("dag-processor", [airflow, "dag-processor"], signing),
+            Command("triggerer", [airflow, "triggerer"], signing),
+        ]
+        if s.backend == "celery":
+            commands.append(Command("celery-worker", [airflow, "celery", "worker"], env))
+        return commands
 
     def settings_env(self, s: StackSettings) -> dict[str, str]:
         """Where and how this stack serves: the driver's home, host, ports, no login."""
@@ -132,14 +214,16 @@ class AirflowStack(Stack):
             env[key] = str(s.port + offset)
         return env
 
-    def knobs(self, variant: str) -> dict[str, str]:
+    def knobs(self, variant: str, backend: str = "sqlite") -> dict[str, str]:
+        """The variant's settings; `backend` adds its layout's own (the executor, the
+        Celery worker's pool)."""
         if variant not in VARIANTS:
             raise OrchbenchError(f"Unknown Airflow stack variant {variant!r}.",
                                  f"Use one of: {', '.join(VARIANTS)}.")
         knobs = {**DEFAULTS, **(TUNED if variant == "tuned" else {})}
         # Benchmarks trigger their own runs: no cron run may queue in front of them.
         knobs["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True" if variant == "ui" else "False"
-        return knobs
+        return {**knobs, **backend_knobs(variant, backend)}
 
     def detection_knobs(self) -> dict[str, str]:
         return dict(DETECTION)
@@ -175,6 +259,8 @@ class AirflowStack(Stack):
         for component in ("metadatabase", "scheduler", "dag_processor"):
             if (health.get(component) or {}).get("status") != "healthy":
                 return False
+        if s.backend == "celery" and not celery_worker_listening(Redis.of(s)):
+            return False
         return all(self._api(s, "GET", f"/api/v2/dags/{dag_id}")["dag_id"] == dag_id
                    for dag_id in DAG_IDS)
 
@@ -223,10 +309,12 @@ class AirflowStack(Stack):
         return list(self._api(s, "GET", f"{run_path}/taskInstances")["task_instances"])
 
     def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
-        """The worker running the run's current step: the LocalExecutor worker that
-        supervises it ("airflow worker -- LocalExecutor: <ti id>") and the task process
-        it forked ("airflow worker -- <ti id>"). Both die when a worker machine does;
-        killing the task process alone is a task crash its supervisor reports at once."""
+        """The worker running the run's current step: the process that supervises it and
+        the task process it forked ("airflow worker -- <ti id>"). The supervisor is a
+        LocalExecutor worker ("airflow worker -- LocalExecutor: <ti id>") or, under
+        Celery, a prefork pool process of the Celery worker ("airflow supervisor: <ti
+        id>", BaseExecutor.run_workload). Both die when a worker machine does; killing
+        the task process alone is a task crash its supervisor reports at once."""
         ids = [ti["id"] for ti in self.task_instances(running.settings, run_id)
                if ti.get("state") == "running" and ti.get("id")]
         found = []
@@ -235,7 +323,8 @@ class AirflowStack(Stack):
                 title = " ".join(proc.cmdline())
             except psutil.Error:
                 continue
-            if title.startswith("airflow worker --") and any(i in title for i in ids):
+            if (title.startswith(("airflow worker --", "airflow supervisor:"))
+                    and any(i in title for i in ids)):
                 found.append(proc)
         return found
 
@@ -246,6 +335,41 @@ class AirflowStack(Stack):
 
 def airflow_home(s: StackSettings) -> Path:
     return Path(airflow_environment(s.home)["AIRFLOW_HOME"])
+
+
+def backend_knobs(variant: str, backend: str) -> dict[str, str]:
+    """What a layout sets beyond the variant's knobs: Celery's executor and pool."""
+    if backend not in AirflowStack.backends:
+        raise OrchbenchError(f"Airflow has no {backend!r} layout here.",
+                             f"Use one of: {', '.join(AirflowStack.backends)}.")
+    if backend != "celery":
+        return {}
+    return {**CELERY, **(CELERY_TUNED if variant == "tuned" else {})}
+
+
+def jwt_secret(s: StackSettings) -> str:
+    """The secret that signs task tokens, one per home (<airflow home>/jwt_secret, 0600).
+
+    The scheduler's executor signs each task's token with `[api_auth] jwt_secret` and the
+    API server's execution API checks it. Airflow generates one when it writes airflow.cfg
+    and a process that finds none makes its own, warning "using a generated one for now":
+    separate processes must be given the same one, which Airflow's docs advise to pass as
+    AIRFLOW__API_AUTH__JWT_SECRET, and only to the components that sign or check tokens
+    (config.yml, `jwt_secret`). The Celery worker only carries the tokens it is sent."""
+    path = airflow_home(s) / "jwt_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def celery_worker_listening(redis: Redis) -> bool:
+    """True once a Celery worker consumes from the broker: its remote-control mailbox is
+    bound (kombu's `_kombu.binding.celery.pidbox` set, which only a worker adds to, at
+    the end of its start). Before that a triggered task would wait in the queue."""
+    return int(redis.command("SCARD", "_kombu.binding.celery.pidbox") or 0) > 0
 
 
 def _epoch(stamp: str) -> float:

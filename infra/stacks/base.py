@@ -41,17 +41,12 @@ from typing import Any, ClassVar
 import psutil
 
 from core.errors import OrchbenchError
+from core.names import BACKENDS  # noqa: F401 - the layouts' names, re-exported
 from infra import process
 from infra.envs import ENVS, ROOT
 
 Log = Callable[[str], None]
 
-# Where a stack keeps its state, and so which of its layouts runs: "sqlite" is each
-# orchestrator's development layout (one process or a few, SQLite files under the home);
-# "postgres" its documented production layout on one machine (PostgreSQL, each
-# component a process of its own); "celery" Airflow's distributed one (postgres, plus
-# Redis as the broker of CeleryExecutor and a Celery worker).
-BACKENDS = ("sqlite", "postgres", "celery")
 # The servers a production layout runs beside its UI, as offsets from the UI's port
 # (Airflow's own extra ports take +1 … +3): free_ports(SPAN) finds room for all.
 SERVICE_PORTS = {"postgres": 10, "redis": 11, "code server": 12}
@@ -130,9 +125,9 @@ class Stack(ABC):
         """The processes to start, in order."""
 
     @abstractmethod
-    def knobs(self, variant: str) -> dict[str, str]:
-        """The settings that decide latency, as environment variables, for `variant`.
-        Recorded with every figure, and passed to the processes."""
+    def knobs(self, variant: str, backend: str = "sqlite") -> dict[str, str]:
+        """The settings that decide latency, as environment variables, for `variant` on
+        `backend`. Recorded with every figure, and passed to the processes."""
 
     def services(self, s: StackSettings) -> tuple[str, ...]:
         """The servers (SERVICE_PORTS) the layout runs beside the orchestrator."""
@@ -187,7 +182,7 @@ class Stack(ABC):
                                           "ORCHBENCH_HOME": str(s.home)})
         if s.session:
             env["ORCHBENCH_SESSION"] = s.session
-        env.update(self.knobs(s.variant))
+        env.update(self.knobs(s.variant, s.backend))
         if s.variant in ("tuned", "detect"):
             env.update(self.detection_knobs())
         return env
@@ -366,12 +361,12 @@ class RunningStack:
 
     # ---- stopping
     def stop(self, timeout_s: float = 20) -> None:
-        """SIGTERM every process group, then SIGKILL whatever is left, descendants that
-        left the group included. Idempotent."""
+        """Stop the processes in the reverse of their start order, each process group
+        with its grace (SIGTERM, then SIGKILL), so a database stops after its clients
+        have let go of it; then whatever was ever seen and still runs (a descendant
+        that left its group). Idempotent."""
         doomed = [*self.seen.values(), *self.processes()]
-        # The first call signals every process seen (all roots' trees); the others
-        # then find their trees mostly gone, and reap their roots.
-        for i, (_, proc) in enumerate(self.roots):
+        for i, (_, proc) in reversed(list(enumerate(self.roots))):
             process.stop_tree(proc, grace_s=timeout_s, also=doomed if i == 0 else ())
         with contextlib.suppress(FileNotFoundError):
             self.lock.unlink()
@@ -451,8 +446,9 @@ def running_stack(home: Path, name: str) -> StackSettings | None:
     if not psutil.pid_exists(int(held.get("pid", 0))):
         return None
     return StackSettings(home=home, config=Path(held["config"]), port=int(held["port"]),
-                         host=held.get("host", "127.0.0.1"), variant=held.get("variant",
-                                                                                "default"))
+                         host=held.get("host", "127.0.0.1"),
+                         variant=held.get("variant", "default"),
+                         backend=held.get("backend", "sqlite"))
 
 
 def _take_lock(lock: Path, name: str, s: StackSettings) -> None:
@@ -465,7 +461,8 @@ def _take_lock(lock: Path, name: str, s: StackSettings) -> None:
             f"Use that one (http://{held.host}:{held.port}), stop it with Ctrl-C, or give "
             "another --home.")
     lock.write_text(json.dumps({"pid": os.getpid(), "port": s.port, "host": s.host,
-                                "config": str(s.config), "variant": s.variant}) + "\n")
+                                "config": str(s.config), "variant": s.variant,
+                                "backend": s.backend}) + "\n")
 
 
 def _mentions(proc: psutil.Process, text: str) -> bool:
@@ -492,6 +489,15 @@ def http_json(method: str, url: str, body: Any = None, *, headers: dict[str, str
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         raw = response.read()
     return json.loads(raw) if raw else None
+
+
+def accepts(host: str, port: int, timeout_s: float = 1) -> bool:
+    """True once something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def answers(url: str, timeout_s: float = 2) -> bool:

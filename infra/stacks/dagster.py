@@ -1,15 +1,51 @@
-"""Dagster's local stack: `dagster dev`, driven over its GraphQL API.
+"""Dagster's local stack, on two layouts, driven over its GraphQL API.
 
-`dagster dev -m dagster_impl.definitions` starts four processes in one session: the
-webserver (the UI and /graphql, the only TCP port), the daemon (scheduler, sensors,
-the run queue), and a code server (`dagster code-server start`, which runs
-`dagster api grpc` over a Unix socket) that loads our definitions. A launched run
-is executed by a *run worker*: a `multiprocessing` spawn child of that code server
-(its command line is `spawn_main(...)`, it names no run id). With the multiprocess
-executor, the run worker starts one more spawn child per step.
+backend "sqlite": `dagster dev -m dagster_impl.definitions` starts four processes in
+one session: the webserver (the UI and /graphql, the only TCP port), the daemon
+(scheduler, sensors, the run queue), and a code server (`dagster code-server start`,
+which runs `dagster api grpc` over a Unix socket) that loads our definitions. Runs,
+event logs and schedules are SQLite files under DAGSTER_HOME.
+
+backend "postgres": Dagster's production layout ("Deploying Dagster as a service";
+examples/deploy_docker: docker-compose.yml, dagster.yaml, workspace.yaml,
+Dockerfile_user_code), its containers as processes of one machine, all on 127.0.0.1:
+- PostgreSQL (infra/services.py), the home's cluster, database `dagster`, on the UI
+  port + 10: run, event log and schedule storage (`storage: postgres:`,
+  dagster_postgres/storage.py), the password passed as $DAGSTER_PG_PASSWORD;
+- the code server `dagster api grpc -m dagster_impl.definitions` on the UI port + 12,
+  started before the others and waited for (its port opens only once the definitions
+  are imported: dagster/_cli/api.py builds DagsterApiServer, which loads them, before
+  DagsterGrpcServer binds);
+- `dagster-webserver -w workspace.yaml` on the UI port and `dagster-daemon run -w
+  workspace.yaml`; workspace.yaml (written under DAGSTER_HOME by prepare()) names the
+  gRPC server with location_name LOCATION, the name `dagster dev -m` gives it, so the
+  API calls are the same on both layouts. DefaultRunLauncher is named in dagster.yaml.
+Measured (2-core machine, variant tuned, one pipeline day): ready after 15 s when quieter, 26-35 s
+with other stacks running beside it (the code server loads in about 7 s of that, the
+webserver and the daemon then need the rest; dagster dev: 18 s when quieter); a run 33 s (dagster
+dev 32 s). Four roots: postgres (6 processes and an idle connection, 26-37 MB PSS), code
+server 110 MB, webserver 135-140 MB, daemon 108-114 MB: 380-397 MB in all (dagster dev:
+514-524 MB in five Python processes). Listening: the UI, PostgreSQL, the code server. An
+idle stop takes about 4 s.
+
+On both layouts a launched run is executed by a *run worker*: a `multiprocessing`
+spawn child of the code server (dagster/_grpc/server.py StartRun; its command line is
+`spawn_main(...)` and names no run id), found from the run's "Started process for
+run (pid: N)" event (dagster/_grpc/impl.py). With the multiprocess executor, the run
+worker starts one more spawn child per step. On postgres the run worker reads the
+instance from the launcher's InstanceRef and the password from the environment it
+inherits from the code server.
 
 Its state is DAGSTER_HOME = <home>/orchestrators/dagster, as for the driver
-(dagster_impl/run.py), so the UI lists the driver's runs too.
+(dagster_impl/run.py), so the sqlite layout's UI lists the driver's runs too. The driver
+rewrites dagster.yaml with its telemetry line only, so its runs go to SQLite even in a
+home a postgres stack used: the postgres layout's UI does not list them.
+
+DAGSTER_HOME/logs is also where the stack's own logs go (base.py log_path), and Dagster's
+webserver and daemon run a telemetry thread (dagster/_core/telemetry_upload.py) that,
+whatever `telemetry: enabled` says, moves that folder to .logs_queue, posts its files to
+telemetry.dagster.io and deletes them (measured: the logs folder empty after a run).
+DAGSTER_DISABLE_TELEMETRY, the one variable it reads, is set for every process.
 
 What decides trigger → first step (read from Dagster 1.13's source):
 - the run coordinator. `dagster dev`'s instance defaults to QueuedRunCoordinator:
@@ -19,8 +55,8 @@ What decides trigger → first step (read from Dagster 1.13's source):
 - the executor (definitions.py reads $ORCHBENCH_DAGSTER_EXECUTOR): Dagster's own
   default is multiprocess, a fresh interpreter per step; in_process runs the steps
   in the run worker.
-Both are written to dagster.yaml / the environment by prepare() from knobs(), so
-the figures carry the settings they were measured with.
+Both are written to dagster.yaml / the environment by prepare() from knobs(), the same
+on both layouts, so the figures carry the settings they were measured with.
 
 A killed run worker: the code server checks its run processes every 0.5 s
 (dagster/_grpc/server.py `_check_for_orphaned_runs`) and reports a run whose worker
@@ -43,12 +79,14 @@ import psutil
 from core.errors import OrchbenchError
 from core.names import PIPELINE_NAME
 from core.registry import STEP_NAMES
+from infra.services import SUPERUSER, Postgres
 from infra.stacks.base import (
     Command,
     RunningStack,
     RunStatus,
     Stack,
     StackSettings,
+    accepts,
     answers,
     http_json,
 )
@@ -57,6 +95,8 @@ LOCATION = "dagster_impl.definitions"  # `dagster dev -m` names the code locatio
 REPOSITORY = "__repository__"  # the implicit repository of a Definitions object
 JOB = PIPELINE_NAME  # dagster_impl/definitions.py
 FINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+DATABASE = "dagster"  # the postgres layout's database in the home's cluster
+PASSWORD_ENV = "DAGSTER_PG_PASSWORD"  # dagster.yaml reads the password from it
 
 # Knob names: ours, not Dagster's. ORCHBENCH_DAGSTER_EXECUTOR is read by definitions.py;
 # the others are written into dagster.yaml by prepare(), as Dagster reads them only there.
@@ -111,16 +151,47 @@ class DagsterStack(Stack):
     default_port = 3000
 
     # ---- what to start
-    def commands(self, s: StackSettings) -> list[Command]:
-        dagster = str(Path(self.python()).parent / "dagster")
-        return [Command("dagster-dev",
-                        [dagster, "dev", "-h", s.host, "-p", str(s.port), "-m", LOCATION],
-                        {"DAGSTER_HOME": str(self.dagster_home(s))})]
+    backends = ("sqlite", "postgres")
 
-    def knobs(self, variant: str) -> dict[str, str]:
+    def commands(self, s: StackSettings) -> list[Command]:
+        bin_dir = Path(self.python()).parent
+        # DAGSTER_DISABLE_TELEMETRY: the webserver and the daemon otherwise run a thread
+        # (dagster/_core/telemetry_upload.py) that, whatever dagster.yaml says, moves
+        # $DAGSTER_HOME/logs (our stack logs' folder, log_path) to .logs_queue, posts its
+        # files to telemetry.dagster.io and deletes them: this variable alone stops it.
+        env = {"DAGSTER_HOME": str(self.dagster_home(s)), "DAGSTER_DISABLE_TELEMETRY": "1"}
+        if s.backend == "sqlite":
+            return [Command("dagster-dev", [str(bin_dir / "dagster"), "dev", "-h", s.host,
+                                            "-p", str(s.port), "-m", LOCATION], env)]
+        cluster = Postgres.of(s)
+        database = cluster.server(DATABASE)  # first: it creates the cluster and its password
+        # dagster.yaml names the password by this variable, not by value; the run worker
+        # inherits it from the code server.
+        env[PASSWORD_ENV] = cluster.password()
+        grpc_port = s.port_of("code server")
+        workspace = str(self.workspace_path(s))
+        # `dagster api grpc` binds its port only once it has imported the definitions
+        # (dagster/_cli/api.py builds DagsterApiServer, which loads the code, before
+        # DagsterGrpcServer binds): a connection means loaded.
+        return [
+            database,
+            Command("code-server", [str(bin_dir / "dagster"), "api", "grpc", "-m", LOCATION,
+                                    "-h", s.host, "-p", str(grpc_port)], env,
+                    ready=lambda: accepts(s.host, grpc_port)),
+            Command("webserver", [str(bin_dir / "dagster-webserver"), "-h", s.host,
+                                  "-p", str(s.port), "-w", workspace], env),
+            Command("daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], env),
+        ]
+
+    def services(self, s: StackSettings) -> tuple[str, ...]:
+        """PostgreSQL and the code server's gRPC port (the UI port + 12)."""
+        return ("postgres", "code server") if s.backend == "postgres" else ()
+
+    def knobs(self, variant: str, backend: str = "sqlite") -> dict[str, str]:
         """default: Dagster as installed, written out (definitions.py alone would pick
         in_process, so the default executor is named explicitly). tuned: no queue (the
-        launchRun request starts the run) and the steps in the run worker."""
+        launchRun request starts the run) and the steps in the run worker. The same on
+        both backends: the run coordinator and launcher are the instance's either way."""
         if variant == "tuned":
             return {EXECUTOR: "in_process", COORDINATOR: "DefaultRunCoordinator"}
         if variant in ("default", "detect"):
@@ -139,12 +210,30 @@ class DagsterStack(Stack):
     def prepare(self, s: StackSettings, log: Any) -> None:
         home = self.dagster_home(s)
         home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").write_text(self.dagster_yaml(self.environment(s)))
+        (home / "dagster.yaml").write_text(self.dagster_yaml(self.environment(s), s))
+        if s.backend == "postgres":
+            self.workspace_path(s).write_text(self.workspace_yaml(s))
 
-    def dagster_yaml(self, env: dict[str, str]) -> str:
+    def dagster_yaml(self, env: dict[str, str], s: StackSettings | None = None) -> str:
         """The instance settings the knobs name. Telemetry off: these machines are offline
-        (as in dagster_impl/run.py, which rewrites this file with only that line)."""
+        (as in dagster_impl/run.py, which rewrites this file with only that line). On
+        postgres: run, event log and schedule storage in the cluster's `dagster` database
+        (`storage: postgres:`, dagster_postgres/storage.py), the password read from
+        $DAGSTER_PG_PASSWORD (as deploy_docker's dagster.yaml does), and DefaultRunLauncher
+        named: runs start as processes of the code server."""
         lines = ["telemetry:", "  enabled: false"]
+        if s is not None and s.backend == "postgres":
+            cluster = Postgres.of(s)
+            lines += ["storage:", "  postgres:", "    postgres_db:",
+                      f"      username: {SUPERUSER}",
+                      "      password:", f"        env: {PASSWORD_ENV}",
+                      f"      hostname: {cluster.host}", f"      port: {cluster.port}",
+                      f"      db_name: {DATABASE}",
+                      # SQLAlchemy 2.1's bare postgresql:// means psycopg 3, which
+                      # dagster-postgres does not install: name its psycopg2.
+                      "      scheme: postgresql+psycopg2",
+                      "run_launcher:", "  module: dagster._core.launcher",
+                      "  class: DefaultRunLauncher"]
         coordinator = env.get(COORDINATOR, "QueuedRunCoordinator")
         # dagster._core: the module Dagster's own defaults name (dagster.core no longer exists).
         lines += ["run_coordinator:", "  module: dagster._core.run_coordinator",
@@ -158,12 +247,24 @@ class DagsterStack(Stack):
                       "  max_resume_run_attempts: 0"]
         return "\n".join(lines) + "\n"
 
+    def workspace_yaml(self, s: StackSettings) -> str:
+        """The webserver's and the daemon's code location: the code server, by gRPC, under
+        the name `dagster dev -m` gives it (LOCATION), so the API calls stay the same."""
+        return "\n".join(["load_from:", "  - grpc_server:", f"      host: {s.host}",
+                          f"      port: {s.port_of('code server')}",
+                          f"      location_name: {LOCATION}"]) + "\n"
+
     def config_files(self, s: StackSettings) -> list[Path]:
-        return [self.dagster_home(s) / "dagster.yaml"]
+        files = [self.dagster_home(s) / "dagster.yaml"]
+        return [*files, self.workspace_path(s)] if s.backend == "postgres" else files
 
     @staticmethod
     def dagster_home(s: StackSettings) -> Path:
         return (s.state_dir / "dagster").resolve()
+
+    @classmethod
+    def workspace_path(cls, s: StackSettings) -> Path:
+        return cls.dagster_home(s) / "workspace.yaml"
 
     # ---- readiness
     def ui_url(self, s: StackSettings) -> str:
@@ -264,3 +365,4 @@ class DagsterStack(Stack):
             raise OrchbenchError(f"Dagster's GraphQL API: {reply['errors'][0].get('message')}",
                                  "This is a bug in infra/stacks/dagster.py.")
         return dict(reply["data"])
+

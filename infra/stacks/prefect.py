@@ -1,20 +1,62 @@
-"""Prefect's local stack: `prefect server start` plus the pipeline served as a deployment.
+"""Prefect's local stacks: its development layout (SQLite, a served deployment) and its
+production layout on one machine (PostgreSQL, a work pool and a worker).
 
-Two processes, as a Prefect user runs them: the API server and UI (one process,
-SQLite under `<home>/orchestrators/prefect/`, the same PREFECT_HOME the driver's
-temporary server uses, so the driver's runs show here too), and
-`python -m prefect_impl.deploy`, which registers the deployment and polls the API
-for runs to start (`serve`). The serve process starts each flow run in a
-subprocess of its own (`python -m prefect.engine`): that subprocess executes the steps.
+Backend "sqlite", two processes, as a Prefect user starts it: the API server and UI
+(`prefect server start`, one process, SQLite under `<home>/orchestrators/prefect/`,
+the same PREFECT_HOME the driver's temporary server uses, so the driver's runs show
+here too), and `python -m prefect_impl.deploy`, which registers the deployment and
+polls the API for runs to start (`serve`). The serve process starts each flow run in
+a subprocess of its own (`python -m prefect.engine`): that subprocess executes the
+steps.
+
+Backend "postgres", Prefect 3's self-hosted layout (docs: "Run a local Prefect
+server" → "Use PostgreSQL"; a `process` work pool and its worker, "Run flows in local
+processes"), in start order:
+1. PostgreSQL (infra/services.py), database `prefect`;
+2. `prefect server start` with PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://…
+   (only this process gets the URL and its password): API, UI and the background
+   services (scheduler, late runs, event persister, task-run recorder, triggers) in one
+   process. Not the split `--no-services` + `prefect server services start`, which
+   3.9 offers (cli/server.py) and the scaling guide ("Scale self-hosted Prefect")
+   describes: it needs Redis as the messaging broker (prefect-redis, not installed).
+   With the default in-memory broker (server/utilities/messaging/memory.py) the
+   events that clients send to the API process never reach a separate services
+   process, so its TaskRunRecorder (server/services/task_run_recorder.py) records no
+   task run and its triggers fire no automation (tried on 3.9.1: a flow run of one
+   task left the flow run COMPLETED, 0 task runs and 0 events stored);
+3. `prefect work-pool create orchbench --type process --overwrite` (run once,
+   idempotent; the base job template is the local ProcessWorker's, nothing fetched);
+4. `python -m prefect_impl.deploy --pool orchbench` (run once): `flow.from_source` on
+   this repository, `.deploy()` to the pool, same name, parameters and schedules as
+   the served deployment; its pull step sets the run's working directory to the
+   repository;
+5. `prefect worker start --pool orchbench --type process` (role "worker"): polls the
+   pool, and runs each flow run as `python -m prefect.runner._workspace_supervisor`,
+   which runs the pull step and then exec()s `python -m prefect.engine` in the same
+   process (runner/_workspace_starter.py, runner/_workspace_supervisor.py). Its
+   environment is the worker's own plus the job variables (workers/process.py
+   `prepare_for_flow_run`: `{**os.environ, **self.env}`), so it has ORCHBENCH_CONFIG,
+   ORCHBENCH_HOME, ORCHBENCH_SESSION and PREFECT_API_URL, and PREFECT__FLOW_RUN_ID
+   (workers/base.py `_base_flow_run_environment`). Dependency auto-install (`uv run`
+   when the project's pyproject.toml names prefect, runner/_uv_command.py) is off by
+   default, and set off here: the run uses the worker's interpreter.
 
 Facts from Prefect 3.9's source that decide the figures (see `knobs`):
 - a served flow learns of a new run only by polling, every
-  `PREFECT_RUNNER_POLL_FREQUENCY` seconds (10 by default, an int: 1 is the floor);
-- a flow-run subprocess that dies is noticed at once by its serve process, which
-  proposes Crashed (runner/_flow_run_executor.py, step 7). If the serve process
+  `PREFECT_RUNNER_POLL_FREQUENCY` seconds (10 by default, an int: 1 is the floor); a
+  worker likewise, every `PREFECT_WORKER_QUERY_SECONDS` (10 by default, a float, with
+  ±30 % jitter: workers/base.py `start`), asking for runs due up to
+  `PREFECT_WORKER_PREFETCH_SECONDS` ahead (10; a manual run is due now, so this does
+  not delay it);
+- a flow-run subprocess that dies is noticed at once by its serve process or worker,
+  which proposes Crashed (runner/_flow_run_executor.py, step 7). If the serve process
   itself dies, nothing on the server notices unless an automation expects the
   flow run's heartbeats (`PREFECT_FLOWS_HEARTBEAT_FREQUENCY`, 180 s by default,
-  30 s minimum); the server ships no such automation, so "detect" creates one.
+  30 s minimum); the server ships no such automation, so "detect" creates one;
+- the deployment is READY, and its `last_polled` set, when a serve process or a
+  worker polls for its runs (server/api/workers.py `get_scheduled_flow_runs` →
+  models/deployments.py `mark_deployments_ready`); a work pool is READY while a worker
+  sends heartbeats (`PREFECT_WORKER_HEARTBEAT_SECONDS`, 30).
 """
 
 from __future__ import annotations
@@ -32,6 +74,7 @@ import psutil
 from core.errors import OrchbenchError
 from core.names import DEPLOYMENT_NAME, PIPELINE_NAME
 from infra.envs import ENVS
+from infra.services import Postgres
 from infra.stacks.base import (
     Command,
     Log,
@@ -46,6 +89,10 @@ from infra.stacks.base import (
 FLOW, DEPLOYMENT = PIPELINE_NAME, DEPLOYMENT_NAME  # prefect_impl/flow.py and deploy.py
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 POLL_DEFAULT_S = 10  # RunnerSettings.poll_frequency
+QUERY_DEFAULT_S = 10  # WorkerSettings.query_seconds
+PREFETCH_DEFAULT_S = 10  # WorkerSettings.prefetch_seconds
+POOL = "orchbench"  # the work pool of the "postgres" layout
+DATABASE = "prefect"  # its PostgreSQL database
 HEARTBEAT_DEFAULT_S = 180  # FlowsSettings.heartbeat_frequency
 HEARTBEAT_MIN_S = 30  # flow_engine.MINIMUM_HEARTBEAT_INTERVAL
 RETRY_CODES = {429, 502, 503}
@@ -56,17 +103,35 @@ class PrefectStack(Stack):
     name = "prefect"
     default_port = 4200
     login = None  # the open-source server has no login
+    backends = ("sqlite", "postgres")
 
     # ---- what to start
     def commands(self, s: StackSettings) -> list[Command]:
         prefect_cli = str(ENVS["prefect"].path / "bin" / "prefect")
+        server = [prefect_cli, "server", "start", "--host", s.host, "--port", str(s.port)]
+        deploy = [self.python(), "-m", "prefect_impl.deploy", "--config", str(s.config),
+                  "--home", str(s.home)]
+        if s.backend == "sqlite":
+            return [
+                Command("server", server),
+                # Started at once beside the server, as a user would; it waits for the
+                # API (a Prefect client gives up at once on a server it never reached).
+                Command("serve", [*deploy, "--wait-for-api", "300"]),
+            ]
+        postgres = Postgres.of(s)
+        database = postgres.server(DATABASE)  # first: it creates the password url() reads
         return [
-            Command("server", [prefect_cli, "server", "start", "--host", s.host,
-                               "--port", str(s.port)]),
-            # Started at once beside the server, as a user would; it waits for the API
-            # (a Prefect client gives up at once on a server it never reached).
-            Command("serve", [self.python(), "-m", "prefect_impl.deploy", "--config",
-                              str(s.config), "--home", str(s.home), "--wait-for-api", "300"]),
+            database,
+            # The server migrates the database on start, then answers /health.
+            Command("server", server, ready=lambda: answers(f"{self.api(s)}/health"),
+                    env={"PREFECT_API_DATABASE_CONNECTION_URL":
+                         postgres.url(DATABASE, driver="asyncpg")}),
+            Command("work pool", [prefect_cli, "work-pool", "create", POOL, "--type",
+                                  "process", "--overwrite"], once=True),
+            Command("deploy", [*deploy, "--pool", POOL], once=True),
+            Command("worker", [prefect_cli, "worker", "start", "--pool", POOL, "--type",
+                               "process", "--name", f"{POOL}-worker"],
+                    env={"PREFECT_RUNNER_AUTO_INSTALL_DEPENDENCIES": "false"}),
         ]
 
     def environment(self, s: StackSettings) -> dict[str, str]:
@@ -77,15 +142,22 @@ class PrefectStack(Stack):
                    PREFECT_API_URL=self.api(s))
         return env
 
-    def knobs(self, variant: str) -> dict[str, str]:
-        """Trigger → first task is the runner's poll (a manual run is created
-        Scheduled-for-now and waits for the next poll), then the spawn of the flow-run
-        subprocess (a fresh interpreter importing Prefect and the flow: seconds on
-        2 cores, and no setting shortens it)."""
-        if variant == "tuned":
-            return {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}
-        return {"PREFECT_RUNNER_POLL_FREQUENCY": str(POLL_DEFAULT_S),
-                "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_DEFAULT_S)}
+    def knobs(self, variant: str, backend: str = "sqlite") -> dict[str, str]:
+        """Trigger → first task is the poll of whatever starts runs (a manual run is
+        created Scheduled-for-now and waits for the next poll): the serve process's
+        (PREFECT_RUNNER_POLL_FREQUENCY, on "sqlite") or the worker's
+        (PREFECT_WORKER_QUERY_SECONDS, on "postgres"; its prefetch window is recorded
+        and left at its default: a run due now is inside it). Then comes the spawn of
+        the flow-run subprocess (a fresh interpreter importing Prefect and the flow:
+        seconds on 2 cores, and no setting shortens it)."""
+        tuned = variant == "tuned"
+        if backend == "sqlite":
+            poll = {"PREFECT_RUNNER_POLL_FREQUENCY": "1" if tuned else str(POLL_DEFAULT_S)}
+        else:
+            poll = {"PREFECT_WORKER_QUERY_SECONDS": "1" if tuned else str(QUERY_DEFAULT_S),
+                    "PREFECT_WORKER_PREFETCH_SECONDS": str(PREFETCH_DEFAULT_S)}
+        return poll if tuned else {**poll,
+                                   "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_DEFAULT_S)}
 
     def detection_knobs(self) -> dict[str, str]:
         """Heartbeats as often as Prefect allows; `after_ready` adds the automation
@@ -97,8 +169,9 @@ class PrefectStack(Stack):
 
     def config_files(self, s: StackSettings) -> list[Path]:
         """None: Prefect is configured by environment variables (PREFECT_HOME,
-        PREFECT_API_URL); the deployment is Python (prefect_impl/deploy.py). The
-        run config is orchbench's own."""
+        PREFECT_API_URL, PREFECT_API_DATABASE_CONNECTION_URL); the deployment is Python
+        (prefect_impl/deploy.py), the work pool a CLI command. The run config is
+        orchbench's own."""
         return []
 
     # ---- readiness
@@ -106,16 +179,21 @@ class PrefectStack(Stack):
         return f"http://{s.host}:{s.port}"
 
     def ready(self, s: StackSettings) -> bool:
-        """The API answers and this stack's serve process serves the deployment: it
-        re-registers it on start (`updated`), then polls for its runs (`last_polled`;
-        Prefect says READY). A READY left by an earlier serve process that polled
-        within the last minute does not count."""
+        """The API answers and this stack's serve process or worker serves the
+        deployment: the deployment is registered anew on start (`updated`), then
+        polled for its runs (`last_polled`; Prefect says READY). A READY left by an
+        earlier start that polled within the last minute does not count. On
+        "postgres" the work pool is READY too: the worker has sent its heartbeat."""
         if not answers(f"{self.api(s)}/health"):
             return False
         found = self.deployment(s, attempts=1)
-        return (found is not None and found.get("status") == "READY"
-                and bool(found.get("last_polled"))
-                and epoch(found["last_polled"]) >= epoch(found["updated"]))
+        polled = (found is not None and found.get("status") == "READY"
+                  and bool(found.get("last_polled"))
+                  and epoch(found["last_polled"]) >= epoch(found["updated"]))
+        if not polled or s.backend == "sqlite":
+            return polled
+        pool = http_json("GET", f"{self.api(s)}/work_pools/{POOL}")
+        return pool.get("status") == "READY"
 
     def after_ready(self, s: StackSettings, log: Log) -> None:
         """Automations live in the home's database: "detect" and "tuned" (which
@@ -158,18 +236,21 @@ class PrefectStack(Stack):
             steps={t["name"]: (t.get("state_type") or "PENDING").upper() for t in task_runs})
 
     def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
-        """The serve process's flow-run subprocess for this run: `python -m
-        prefect.engine`, started with PREFECT__FLOW_RUN_ID=<run id> in its
-        environment (runner/_starter_engine.py); its command line does not name it."""
-        serve = next((proc for role, proc in running.roots if role == "serve"), None)
-        if serve is None:
-            return []
+        """The flow-run subprocess of this run, a child of the serve process
+        (`python -m prefect.engine`, runner/_starter_engine.py) or of the worker
+        (`python -m prefect.runner._workspace_supervisor`, which exec()s that engine in
+        the same process, in a process group of its own): both started with
+        PREFECT__FLOW_RUN_ID=<run id> in their environment; their command lines do not
+        name it."""
         found = []
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(serve.pid).children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    if child.environ().get("PREFECT__FLOW_RUN_ID") == run_id:
-                        found.append(child)
+        for role, proc in running.roots:
+            if role not in ("serve", "worker"):
+                continue
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        if child.environ().get("PREFECT__FLOW_RUN_ID") == run_id:
+                            found.append(child)
         return found
 
     # ---- Prefect specifics

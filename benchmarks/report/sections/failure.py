@@ -9,8 +9,8 @@ from __future__ import annotations
 from benchmarks import stats
 from benchmarks.report import svg
 from benchmarks.report.document import Block, Cell, Heading, Para, Row, Table, Text
-from benchmarks.report.formatting import NONE, impl_label, order_key
-from benchmarks.results import FailureCase, ResultSet
+from benchmarks.report.formatting import NONE, impl_label, layout_rank, order_key
+from benchmarks.results import DEVELOPMENT, FailureCase, ResultSet, backend_suffix, layout
 
 FAILURE_ORDER = ("transient", "always_fails", "hang", "killed", "bad_input", "docker_down")
 # A failure is "noticed late" when its final state came this much later than the
@@ -55,25 +55,38 @@ def failure_section(results: ResultSet) -> list[Block]:
         f"container was left behind or the final state came more than {LATE_MARGIN_S:.0f} s "
         "after the quickest implementation's in the same scenario. Red: not noticed, or the "
         "lake or model was damaged."))
+    others = {layout(c.backend) for c in cases} - {DEVELOPMENT}
+    if others:
+        blocks.append(Para(
+            "A served stack's case is in the row of its layout (backend), so one "
+            "orchestrator's layouts read one under the other; the local drivers' cases "
+            "(\"local\" columns) ran on the development layout and are in the sqlite row "
+            f"(the layouts, {', '.join(sorted({DEVELOPMENT, *others}, key=layout_rank))}, "
+            "are described under Setup effort)."))
     blocks.append(failure_matrix(cases))
     return blocks
 
 
 def failure_matrix(cases: list[FailureCase]) -> Table:
-    """Rows: scenarios (FAILURE_ORDER first); columns: expected, then each implementation."""
+    """Rows: scenarios (FAILURE_ORDER first), a row per layout where a scenario's cases
+    ran on more than one (the served "killed" case); columns: expected, then each
+    implementation. A development layout's row keeps the key "failure/<scenario>"."""
     columns = sorted({(c.orchestrator, c.variant) for c in cases}, key=lambda p: order_key(*p))
-    scenarios = sorted({c.scenario for c in cases},
-                       key=lambda s: (FAILURE_ORDER.index(s) if s in FAILURE_ORDER else 99, s))
+    rows_of = sorted({(c.scenario, layout(c.backend)) for c in cases},
+                     key=lambda r: (FAILURE_ORDER.index(r[0]) if r[0] in FAILURE_ORDER else 99,
+                                    r[0], layout_rank(r[1])))
+    split = {scenario for scenario, backend in rows_of if backend != DEVELOPMENT}
     rows = []
-    for scenario in scenarios:
-        in_row = [c for c in cases if c.scenario == scenario]
+    for scenario, backend in rows_of:
+        in_row = [c for c in cases if c.scenario == scenario and layout(c.backend) == backend]
         expected = "; ".join(dict.fromkeys(c.expected for c in in_row if c.expected))
         cells = [Cell.of(expected or NONE)]
         for orch, variant in columns:
             case = next((c for c in in_row
                          if c.orchestrator == orch and c.variant == variant), None)
             cells.append(case_cell(case, cases))
-        rows.append(Row(scenario, cells, f"failure/{scenario}"))
+        head = f"{scenario} ({backend})" if scenario in split else scenario
+        rows.append(Row(head, cells, f"failure/{scenario}{backend_suffix(backend)}"))
     return Table(["scenario", "expected", *(impl_label(o, v) for o, v in columns)], rows)
 
 
@@ -97,5 +110,4 @@ def case_cell(case: FailureCase | None, cases: list[FailureCase]) -> Cell:
         lines.append([Text("not noticed", "ratio")])
     if case.detail:
         lines.append([Text(case.detail[:120], "lbl")])
-    key = f"{case.scenario}/{case.orchestrator}/{case.variant or '-'}"
-    return Cell(lines, colour, {"data-case": key})
+    return Cell(lines, colour, {"data-case": case.key})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks.report import svg
 from benchmarks.report.document import Block, Cell, Heading, Para, Row, Table
-from benchmarks.report.formatting import DIMENSIONS, figure_texts, order_key
+from benchmarks.report.formatting import DIMENSIONS, figure_texts, layout_rank, order_key
 from benchmarks.results import ResultSet
 
 
@@ -14,8 +14,10 @@ def all_figures_blocks(results: ResultSet) -> list[Block]:
                         Cell.of(", ".join(map(svg.fmt, f.samples))), Cell.of(f.note)])
             for f in sorted(results.figures, key=lambda f: (
                 DIMENSIONS.index(f.dimension) if f.dimension in DIMENSIONS else 9,
-                f.scenario, *order_key(f.orchestrator, f.variant), f.metric))]
+                f.scenario, *order_key(f.orchestrator, f.variant), f.metric,
+                layout_rank(f.backend)))]
     return [Heading(2, "All figures", "figures"),
             Para("Every figure of the run with its raw samples (scenario/orchestrator/variant/"
-                 "metric)."),
+                 "metric; a served stack's production layout follows its variant, as in "
+                 "default@postgres)."),
             Table(["figure", "dimension", "median [q1–q3] (n) ratio", "samples", "note"], rows)]

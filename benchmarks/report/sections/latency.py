@@ -7,9 +7,24 @@ from typing import Any
 
 from benchmarks import stats
 from benchmarks.report import svg
-from benchmarks.report.blocks import chart, figure_table, figures_of, impls_in, plots
+from benchmarks.report.blocks import (
+    chart,
+    figure_table,
+    figures_of,
+    impls_in,
+    layout_table,
+    layouts_in,
+    plots,
+)
 from benchmarks.report.document import Block, Cell, Heading, Para, Plots, Row, Table, Text
-from benchmarks.report.formatting import NONE, figure_plain, impl_label, is_secondary, order_key
+from benchmarks.report.formatting import (
+    NONE,
+    figure_plain,
+    impl_label,
+    is_secondary,
+    layouts_sentence,
+    order_key,
+)
 from benchmarks.results import ChainPoint, ResultSet, Timeline
 
 # A chain line whose slowest point is this many times the median line's is left out of
@@ -198,15 +213,19 @@ def _num(value: Any) -> float | None:
 
 
 def served_blocks(results: ResultSet) -> list[Block]:
-    """Trigger → first task and trigger → done with the orchestrator's services running."""
+    """Trigger → first task and trigger → done with the orchestrator's services running,
+    a row per variant and layout (backend)."""
     metrics = [("trigger_to_first_task_s", "trigger → first task"),
                ("trigger_to_done_s", "trigger → done")]
+    served = layouts_in(results, "served")
+    where = ("in each layout measured (a stack's layouts in adjacent rows)" if len(served) > 1
+             else "as a user deploys it locally")
     return [Heading(3, "Served mode: trigger to first task"),
-            Para("The orchestrator's own scheduler or worker is running, as a user deploys "
-                 "it locally; a run is triggered and we time until its first task starts. "
-                 "\"default\" is out of the box, \"tuned\" with the settings a user tuning "
-                 "for latency would choose (see Knobs)."),
-            figure_table(results, "served", metrics),
+            Para(f"The orchestrator's own scheduler or worker is running, {where}; a run is "
+                 "triggered and we time until its first task starts. \"default\" is out of "
+                 "the box, \"tuned\" with the settings a user tuning for latency would "
+                 "choose (see Knobs). " + layouts_sentence(set(served or ["sqlite"]))),
+            layout_table(results, "served", metrics),
             *plots(chart(results, "served", "trigger_to_first_task_s",
                          "Served: trigger → first task"))]
 

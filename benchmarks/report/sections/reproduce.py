@@ -6,13 +6,20 @@ from typing import Any
 
 from benchmarks.report.document import Block, Bullets, Cell, Code, Heading, Para, Row, Table
 from benchmarks.report.sections.header import flatten
-from benchmarks.results import ResultSet
+from benchmarks.results import DEVELOPMENT, ResultSet, layout
 
+# The caveat on where the orchestrators keep their state: which one depends on the layouts
+# (backends) the run served.
+SQLITE_ONLY = ("Every orchestrator keeps its metadata in a local SQLite database (its default "
+               "for a laptop); a production set-up with PostgreSQL and separate workers has "
+               "other latencies.")
+WITH_LAYOUTS = ("The local runs and the sqlite layout keep each orchestrator's metadata in a "
+                "local SQLite database (its default for a laptop); the served stacks were also "
+                "measured in their production layout{s} ({names}), on this one machine: with "
+                "a database server and separate workers that compete for the same cores.")
 FIXED_CAVEATS = (
     "The machine may be shared and has few cores: absolute times are noisy; compare ratios "
     "and orders of magnitude, and rerun on your own machine before deciding.",
-    "Every orchestrator keeps its metadata in a local SQLite database (its default for a "
-    "laptop); a production set-up with PostgreSQL and separate workers has other latencies.",
     "Dagster is measured with its in_process executor (one process, ops in series) and its "
     "default multiprocess executor (a subprocess per op): the executor dominates its "
     "per-task overhead.",
@@ -25,13 +32,13 @@ FIXED_CAVEATS = (
 
 def reproduce_section(results: ResultSet) -> list[Block]:
     """Commands, plan settings, every environment key as recorded, then the run's notes
-    and FIXED_CAVEATS as the caveats."""
+    the layouts caveat and FIXED_CAVEATS as the caveats."""
     commands = [results.command] if results.command else []
     commands += ["./orchbench.sh bench --quick    # or without --quick for the full run",
                  "./orchbench.sh report           # writes report.html, report.md, results.json",
                  "./orchbench.sh report --compare A.json B.json"]
     settings = ", ".join(f"{k}={_short(v)}" for k, v in results.settings.items())
-    caveats = [*results.notes, *FIXED_CAVEATS]
+    caveats = [*results.notes, layouts_caveat(results), *FIXED_CAVEATS]
     env_rows = [Row(k, [Cell.of(v)]) for k, v in flatten(results.environment).items()]
     return [Heading(2, "Reproduce", "reproduce"),
             Para("This run was made with the first command; the others rerun it and render "
@@ -42,6 +49,14 @@ def reproduce_section(results: ResultSet) -> list[Block]:
             Table(["", "value"], env_rows),
             Heading(2, "Caveats", "caveats"),
             Bullets(caveats)]
+
+
+def layouts_caveat(results: ResultSet) -> str:
+    """SQLITE_ONLY, or WITH_LAYOUTS naming the production layouts the run served."""
+    others = sorted({layout(f.backend) for f in results.figures} - {DEVELOPMENT})
+    if not others:
+        return SQLITE_ONLY
+    return WITH_LAYOUTS.format(s="s" if len(others) > 1 else "", names=", ".join(others))
 
 
 def _short(value: Any) -> str:

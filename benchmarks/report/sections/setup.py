@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from benchmarks.report.blocks import chart, figures_of, multi_cell, plots
-from benchmarks.report.document import Block, Heading, Para, Row, Table
-from benchmarks.report.formatting import IMPLEMENTATIONS, order_key
-from benchmarks.results import ResultSet
+from benchmarks.report.blocks import chart, figures_of, layouts_in, multi_cell, plots
+from benchmarks.report.document import Block, Cell, Heading, Para, Row, Table
+from benchmarks.report.formatting import (
+    IMPLEMENTATIONS,
+    layout_rank,
+    layouts_sentence,
+    order_key,
+)
+from benchmarks.results import ResultSet, backend_suffix, layout
 
 
 def setup_section(results: ResultSet) -> list[Block]:
@@ -25,8 +30,14 @@ def setup_section(results: ResultSet) -> list[Block]:
                        "environment),"))
     blocks.append(combined_table(results, [("wrapper", cols), ("environment", env_cols)]))
     blocks += mlflow_share(results)
-    blocks.append(Para("and the local UI stack, started as a user would on a laptop:"))
-    blocks.append(combined_table(results, [("ui", ui_cols)], IMPLEMENTATIONS[1:]))
+    ui_layouts = layouts_in(results, "ui")
+    if len(ui_layouts) > 1:
+        blocks.append(Para("and the UI stack, started as a user would on a laptop and in "
+                           "each production layout measured, one row per layout. "
+                           + layouts_sentence(set(ui_layouts))))
+    else:
+        blocks.append(Para("and the local UI stack, started as a user would on a laptop:"))
+    blocks.append(layout_rows_table(results, "ui", ui_cols, IMPLEMENTATIONS[1:]))
     blocks += plots(chart(results, "environment", "size_mb", "Environment size"),
                     chart(results, "environment", "install_s", "Install time, warm cache"),
                     chart(results, "ui", "ready_s", "UI start → answers"),
@@ -60,3 +71,23 @@ def combined_table(results: ResultSet, groups: list[tuple[str, list[tuple[str, s
                  for scenario, cols in groups for metric, _ in cols]
         rows.append(Row(orch, cells, f"setup/{orch}"))
     return Table(header, rows)
+
+
+def layout_rows_table(results: ResultSet, scenario: str, cols: list[tuple[str, str]],
+                      always: Iterable[str]) -> Table:
+    """combined_table for one scenario whose figures have a layout (the UI stacks): a row
+    per implementation and layout ("" read as "sqlite"), the layout in the first column;
+    `always` gets its development row even without figures. Row keys are
+    "<scenario>/<name>" (the combined table's were "setup/<name>" for both tables), with
+    "@<backend>" for a production layout."""
+    found = {(f.orchestrator, layout(f.backend)) for f in results.figures
+             if f.scenario == scenario}
+    found |= {(name, layout("")) for name in always}
+    rows = []
+    for orch, backend in sorted(found, key=lambda p: (*order_key(p[0], ""),
+                                                      layout_rank(p[1]))):
+        cells = [Cell.of(backend)]
+        cells += [multi_cell(figures_of(results, scenario, metric, orch, backend))
+                  for metric, _ in cols]
+        rows.append(Row(orch, cells, f"{scenario}/{orch}{backend_suffix(backend)}"))
+    return Table(["", "layout", *(label for _, label in cols)], rows)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from benchmarks.report.blocks import figures_of, multi_cell
+from benchmarks.report.blocks import figures_of, layouts_in, multi_cell
 from benchmarks.report.document import Cell, Row, Table, Text
 from benchmarks.report.formatting import IMPLEMENTATIONS, NONE
 from benchmarks.report.sections.failure import case_colour
-from benchmarks.results import ResultSet
+from benchmarks.results import DEVELOPMENT, ResultSet
 
 # (row key, label, scenario, metrics shown in the cell)
 SUMMARY_ROWS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -27,17 +27,33 @@ SUMMARY_ROWS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
      ("trigger_to_first_task_s",)),
 )
 METRIC_LABELS = {"processes": "processes", "ports": "ports"}
+# Scenarios whose figures have a layout (Figure.backend): their rows show the development
+# layout; the rows named here get one more row per other layout measured, right below.
+LAYOUT_SCENARIOS = ("ui", "served")
+LAYOUT_ROWS = ("ui_memory", "served_lag")
 
 
 def summary_table(results: ResultSet) -> Table:
-    """SUMMARY_ROWS, then failures handled; columns: IMPLEMENTATIONS."""
+    """SUMMARY_ROWS, then failures handled; columns: IMPLEMENTATIONS. The UI and served
+    rows are the development layout's; LAYOUT_ROWS repeat for each other layout run."""
+    others = [b for b in layouts_in(results, *LAYOUT_SCENARIOS) if b != DEVELOPMENT]
     rows = []
     for key, label, scenario, metrics in SUMMARY_ROWS:
-        cells = []
-        for impl in IMPLEMENTATIONS:
-            figs = [f for m in metrics for f in figures_of(results, scenario, m, impl)]
-            cells.append(multi_cell(figs, METRIC_LABELS if len(metrics) > 1 else None))
-        rows.append(Row(label, cells, key))
+        layouts: list[str | None] = [None]
+        if scenario in LAYOUT_SCENARIOS:
+            layouts = [DEVELOPMENT, *(others if key in LAYOUT_ROWS else [])]
+        for backend in layouts:
+            cells = []
+            for impl in IMPLEMENTATIONS:
+                figs = [f for m in metrics
+                        for f in figures_of(results, scenario, m, impl, backend)]
+                cells.append(multi_cell(figs, METRIC_LABELS if len(metrics) > 1 else None))
+            if backend is None or not others:
+                rows.append(Row(label, cells, key))
+            elif backend == DEVELOPMENT:
+                rows.append(Row(f"{label}, {backend} layout", cells, key))
+            else:
+                rows.append(Row(f"{label}, {backend} layout", cells, f"{key}@{backend}"))
     rows.append(Row("Failures handled (noticed, of scenarios run)",
                     [failures_cell(results, impl) for impl in IMPLEMENTATIONS], "failures"))
     return Table(["", *IMPLEMENTATIONS], rows)

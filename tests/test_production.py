@@ -1,0 +1,80 @@
+"""Each orchestrator's production layout (issue 13), run once for real.
+
+For every layout a stack has beyond SQLite (PostgreSQL for all three; Airflow's
+CeleryExecutor with Redis too): the harness starts PostgreSQL (and Redis) and the
+orchestrator's separate processes on a copy of the UI's history, the pipeline is
+triggered through the orchestrator's own API, every step must succeed, and after
+the stop nothing may be left: no process, no listening port, no container, and the
+cluster shut down (then deleted, as the benchmark deletes its temporary ones).
+
+Prefect's PostgreSQL layout is driven through its UI in Chromium instead
+(tests/test_browser.py: a history run through the API, one from the UI's button,
+Ctrl-C, the same checks), to spend CI's time once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from core.config import save_config
+from core.names import ORCHESTRATORS
+from core.runner import sweep
+from infra.services import Postgres, remove_cluster
+from infra.stacks import StackSettings, stack
+from infra.stacks.base import SPAN, free_ports, started
+from orchbench.ui import daily_dates, ui_config
+
+pytestmark = pytest.mark.slow
+
+# Prefect's postgres layout runs in tests/test_browser.py: its history run through the
+# API, a run from the UI's own button, Ctrl-C, and the same checks of what is left.
+IN_THE_BROWSER_TEST = {("prefect", "postgres")}
+LAYOUTS = [(name, backend) for name in ORCHESTRATORS for backend in stack(name).backends
+           if backend != "sqlite" and (name, backend) not in IN_THE_BROWSER_TEST]
+
+
+@pytest.mark.parametrize(("name", "backend"), LAYOUTS, ids=[f"{n}-{b}" for n, b in LAYOUTS])
+def test_production_layout_runs_the_pipeline_and_leaves_nothing(
+        name: str, backend: str, ui_history: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(ui_history, home)
+    st = stack(name)
+    session = f"{os.environ['ORCHBENCH_SESSION']}-{name}-{backend}"  # its containers' label
+    s = StackSettings(home, save_config(ui_config(home), home / "config.json"),
+                      free_ports(SPAN), variant="tuned", session=session, backend=backend)
+    day = daily_dates(1)[0]
+    began = time.perf_counter()
+    seen: list[psutil.Process] = []
+    ports: list[int] = []
+    try:
+        with started(st, s, log=print, timeout_s=600) as running:
+            ready = time.perf_counter() - began
+            roles = [role for role, _ in running.roots]
+            assert "postgres" in roles, roles
+            assert (backend == "celery") == ("redis" in roles), roles
+            ports = running.listening_ports()
+            assert s.port in ports and s.port_of("postgres") in ports, ports
+            status = running.wait_run(st.trigger(s, day), timeout_s=600)
+            seen = list(running.seen.values())
+            assert status.succeeded, (status, running.log_tail(roles[-1]))
+            assert len(status.steps) == 5 and all(
+                v.lower() in {"success", "completed"} for v in status.steps.values()), status
+        assert (home / "lake" / "refined" / "features" / f"{day}.parquet").exists()
+        print(f"{name} on {backend}: ready after {ready:.0f} s, run {status.state}, "
+              f"{time.perf_counter() - began:.0f} s in all; ports {ports}")
+        alive = [p for p in seen if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"still running after the stop: {[p.pid for p in alive]}"
+        listening = {c.laddr.port for c in psutil.net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN and c.laddr}
+        assert not set(ports) & listening, f"still listening: {set(ports) & listening}"
+        assert not (Postgres.of(s).data / "postmaster.pid").exists(), "the cluster still runs"
+        assert sweep(session=session) == 0, "a container of the run was left behind"
+    finally:
+        remove_cluster(home)
+    assert not Postgres.of(s).data.exists()
