@@ -42,18 +42,20 @@ SUPERUSER = "orchbench"  # the role initdb creates; each orchestrator's database
 SERVER_USER = "postgres"  # Debian's system user for the server, when we are root
 
 
+def find_program(program: str) -> str | None:
+    """Where one of PostgreSQL's or Redis's programs is, or None. Debian keeps
+    PostgreSQL's (initdb, postgres, pg_isready, psql) in /usr/lib/postgresql/<version>/bin,
+    off PATH: the newest version installed wins there."""
+    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{program}"),
+                      key=lambda p: int(Path(p).parts[4]) if Path(p).parts[4].isdigit() else 0)
+    return versions[-1] if versions else shutil.which(program)
+
+
 def postgres_bin(program: str, log: Log = print) -> str:
-    """The path of one of PostgreSQL's programs (initdb, postgres, pg_isready, psql):
-    Debian keeps them in /usr/lib/postgresql/<version>/bin, off PATH; the newest version
-    installed wins. Installs Debian's `postgresql` when there is none."""
-
-    def find() -> str | None:
-        found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{program}"),
-                       key=lambda p: int(Path(p).parts[4]) if Path(p).parts[4].isdigit() else 0)
-        return found[-1] if found else shutil.which(program)
-
+    """The path of one of PostgreSQL's programs (find_program), after installing
+    Debian's `postgresql` when there is none."""
     return ensure_command(program, "postgresql", "the production layouts keep their "
-                          "state in PostgreSQL", log, find=find)
+                          "state in PostgreSQL", log, find=lambda: find_program(program))
 
 
 @dataclass(frozen=True)

@@ -50,5 +50,26 @@ def doctor(out: Callable[[str], None] = print) -> int:
         row(found is not None, f"env {name}",
             f"{env.package} {found} ({env.path})" if found else
             f"missing at {env.path}: run `orchbench setup --env {name}`")
+    # Optional: the production layouts (`--backend postgres|celery`) install them on
+    # first use, so their absence is no problem.
+    for what, program, package in (("postgresql", "postgres", "postgresql"),
+                                   ("redis", "redis-server", "redis-server")):
+        found = optional_program(program)
+        out(f"{'ok ' if found else '-- '}  {what:22} "
+            + (found if found else f"not installed: the production layouts install it "
+               f"(`apt-get install {package}`) on first use"))
     out("" if problems == 0 else f"\n{problems} problem(s) found.")
     return 0 if problems == 0 else 1
+
+
+
+def optional_program(program: str) -> str | None:
+    """`program --version`'s first line, or None where it is not installed."""
+    from infra.services import find_program
+
+    found = find_program(program)
+    if not found:
+        return None
+    done = subprocess.run([found, "--version"], capture_output=True, text=True,
+                          check=False, timeout=10)
+    return (done.stdout.strip().splitlines() or [found])[0]
