@@ -41,6 +41,8 @@ def assert_clean_error(done: subprocess.CompletedProcess, *needles: str) -> None
         (["run", "--date", "2026-13-01"], ["'2026-13-01' is not a date", "YYYY-MM-DD"]),
         (["run", "--start", "2026-03-05", "--end", "2026-03-01"], ["ends before it starts"]),
         (["run"], ["No logical date given"]),
+        (["ui", "prefect", "--backend", "celery"],
+         ["prefect has no 'celery' layout (only sqlite, postgres)", "--backend postgres"]),
     ],
 )
 def test_argument_mistakes(args: list[str], needles: list[str], tmp_path: Path) -> None:
