@@ -55,18 +55,37 @@ def history_home(bench: Bench) -> Path:
     return home
 
 
-def fresh_home(bench: Bench, label: str) -> Path:
+def fresh_home(bench: Bench, label: str, *, metadata_of: str | None = None) -> Path:
     """A private copy of the history under workdir/homes/<label>, with its config.json.
 
     The copy starts with no orchestrator metadata, so every run is a user's first run
-    of that orchestrator on this home.
+    of that orchestrator on this home; unless `metadata_of` names an orchestrator whose
+    new metadata store costs a first run seconds to create (infra.drivers.
+    prepare_metadata: Prefect's): the copy then has it, created once per bench run.
     """
     source = history_home(bench)
     home = bench.workdir / "homes" / label
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(source, home, symlinks=True)
     save_config(history_config(home), home / CONFIG_FILE)
+    if metadata_of is not None:
+        template = _metadata_template(bench, metadata_of)
+        if template is not None:
+            shutil.copytree(template, home / "orchestrators" / metadata_of)
     return home
+
+
+def _metadata_template(bench: Bench, name: str) -> Path | None:
+    """`name`'s new metadata store, made once per bench run (None: nothing to make)."""
+    from infra.drivers import prepare_metadata
+
+    key = f"metadata-{name}"
+    if key not in bench.cache:
+        scratch = bench.workdir / "metadata" / name
+        shutil.rmtree(scratch, ignore_errors=True)
+        made = prepare_metadata(name, scratch)
+        bench.cache[key] = scratch / "orchestrators" / name if made else None
+    return bench.cache[key]
 
 
 def home_config(home: Path) -> Config:
