@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 import shutil
 import uuid
@@ -33,8 +32,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # about 600 / 370, the browser and workshop tests about 450 / 530, the demos 400 /
 # 200, the calibration 266 / 192. Serially the suite took 84 min; on two, 32.
 SHARED_FIXTURE_GROUPS = {"beijing_history": "wrappers", "ui_history": "uis"}
-LONGEST_FIRST = ("test_bench.py", "test_compose.py", "wrappers", "uis", "test_demo.py",
-                 "test_drift_calibration.py", "test_signals.py")
+LONGEST_FIRST = ("test_bench.py", "test_compose.py", "wrappers", "uis", "test_production.py",
+                 "test_demo.py", "test_drift_calibration.py", "test_signals.py")
 
 
 @pytest.fixture(scope="session")
@@ -69,13 +68,10 @@ def ui_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The history `orchbench ui` builds on a first start (only the lake: no model, no
     orchestrator state), built once per session and copied by the browser and workshop
     tests."""
-    from core.direct import backfill_history
-    from orchbench.ui import FIRST, HISTORY_DAYS, ui_config
+    from history import build_ui_history
 
-    home = tmp_path_factory.mktemp("ui_history")
-    backfill_history(ui_config(home), FIRST, FIRST + dt.timedelta(days=HISTORY_DAYS - 1),
-                     log=lambda _: None)
-    return home
+    return build_ui_history(tmp_path_factory.mktemp("ui_history"))
+
 
 
 @pytest.fixture(scope="session")

@@ -70,3 +70,15 @@ def assert_tracked(cfg: Config, orchestrator: str, run_id: str, metrics: dict) -
     assert metrics["version"] in [v.version for v in store.versions()]
     assert store.for_date(dt.date.fromisoformat(run.data.tags["logical_date"])).version == (
         metrics["version"])
+
+
+def build_ui_history(home: Path) -> Path:
+    """`orchbench ui`'s first-start history in `home` (ingest and dbt, no training): the
+    session's `ui_history` (conftest.py), and test_production.py's own."""
+    from core.direct import backfill_history
+    from orchbench.ui import FIRST as UI_FIRST
+    from orchbench.ui import HISTORY_DAYS, ui_config
+
+    backfill_history(ui_config(home), UI_FIRST, UI_FIRST + dt.timedelta(days=HISTORY_DAYS - 1),
+                     log=lambda _: None)
+    return home

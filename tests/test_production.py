@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from history import build_ui_history
 
 from core.config import save_config
 from core.names import ORCHESTRATORS
@@ -39,11 +40,19 @@ LAYOUTS = [(name, backend) for name in ORCHESTRATORS for backend in stack(name).
            if backend != "sqlite" and (name, backend) not in IN_THE_BROWSER_TEST]
 
 
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The UI's first-start history, built for this module: not the session's
+    `ui_history`, whose tests share one test worker (conftest.py), so that this module
+    is a unit of work of its own, which the other worker can take."""
+    return build_ui_history(tmp_path_factory.mktemp("production_history"))
+
+
 @pytest.mark.parametrize(("name", "backend"), LAYOUTS, ids=[f"{n}-{b}" for n, b in LAYOUTS])
 def test_production_layout_runs_the_pipeline_and_leaves_nothing(
-        name: str, backend: str, ui_history: Path, tmp_path: Path) -> None:
+        name: str, backend: str, history: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    shutil.copytree(ui_history, home)
+    shutil.copytree(history, home)
     st = stack(name)
     session = f"{os.environ['ORCHBENCH_SESSION']}-{name}-{backend}"  # its containers' label
     s = StackSettings(home, save_config(ui_config(home), home / "config.json"),
