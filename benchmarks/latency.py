@@ -19,6 +19,14 @@ What each figure means, and why it is measured that way:
   parallelism = N × S / wall (N means every task ran at once, 1 means one at a time).
 - container: `docker run --rm --network none <train image> true`, the floor under
   any containerised step.
+
+Under a plan with precision on (the full plan; benchmarks/repeat.py), every figure here
+is retaken until its median's 95 % interval is within ±Plan.precision_rel or a cap is
+reached: definition load and the raw `docker run` one sample (one process, one
+container) at a time, only for the orchestrators still imprecise; chains and fan-outs
+in batches, each one more probe process (its fresh-home first run and warm-up are not
+samples; the first run figure stays the first process's). Samples beyond the plan's
+repetitions report no progress unit: the progress total stays what the plan promised.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from typing import Any
 
 from benchmarks import stats
 from benchmarks.plan import Bench, Plan
+from benchmarks.repeat import Budget
 from benchmarks.results import ChainPoint, Figure, key
 from core.errors import OrchbenchError
 from infra import process
@@ -112,8 +121,12 @@ def run_probe(orchestrator: str, command: str, workdir: Path, extra: list[str],
     return ProbeRun(json.loads(out.read_text()), wall)
 
 
-def _attempt(bench: Bench, label: str, work: Callable[[], Any]) -> Any | None:
-    """Run one unit of work; a failed probe becomes a note, and the other figures still come."""
+def _attempt(bench: Bench, label: str, work: Callable[[], Any],
+             advance: bool = True) -> Any | None:
+    """Run one unit of work; a failed probe becomes a note, and the other figures still come.
+
+    advance False: a sample beyond the plan's repetitions (benchmarks/repeat.py), which
+    the progress total does not count."""
     try:
         return work()
     except OrchbenchError as err:
@@ -121,7 +134,8 @@ def _attempt(bench: Bench, label: str, work: Callable[[], Any]) -> Any | None:
         bench.log(f"{label} failed: {err.problem}")
         return None
     finally:
-        bench.advance(label)
+        if advance:
+            bench.advance(label)
 
 
 def _targets(plan: Plan) -> list[str]:
@@ -165,18 +179,30 @@ def definition_load(bench: Bench) -> None:
 
     Each orchestrator keeps one home for the whole scenario, as a user's machine
     does: files written on a first import (config, caches) are not paid every time.
+    Once every orchestrator has the plan's repetitions, the rounds go on, still
+    interleaved, with those whose figures are not precise yet (benchmarks/repeat.py).
     """
     plan = bench.plan
     targets = _targets(plan)
     root = bench.workdir / "latency" / "load"
     samples: dict[str, dict[str, list[float]]] = {o: {} for o in targets}
+    budgets = {o: Budget(plan) for o in targets}
     versions: dict[str, Any] = {}
-    for rep in range(plan.warmup + plan.reps):
+    rep = 0
+    while True:
         measured = rep >= plan.warmup
-        for orch in targets if rep % 2 == 0 else list(reversed(targets)):
+        todo = [o for o in targets if not measured or budgets[o].more(*samples[o].values())]
+        if not todo:
+            break
+        for orch in todo if rep % 2 == 0 else list(reversed(todo)):
             label = f"definition load: {orch} ({'rep' if measured else 'warm-up'} {rep + 1})"
-            run = _attempt(bench, label, lambda o=orch: run_probe(
-                o, "load", root / o, [], LOAD_TIMEOUT_S))
+            extra = measured and budgets[orch].extra
+
+            def work(o: str = orch, lab: str = label, ex: bool = extra) -> ProbeRun | None:
+                return _attempt(bench, lab, lambda: run_probe(
+                    o, "load", root / o, [], LOAD_TIMEOUT_S), advance=not ex)
+
+            run = budgets[orch].take(work) if measured else work()
             if run is None or not measured:
                 continue
             versions[orch] = run.doc.get("version")
@@ -185,7 +211,9 @@ def definition_load(bench: Bench) -> None:
             for metric in ("framework_import_s", "definitions_s"):
                 if run.doc.get(metric) is not None:
                     got.setdefault(metric, []).append(float(run.doc[metric]))
+        rep += 1
     shutil.rmtree(root, ignore_errors=True)
+    _log_extra(bench, "definition load", budgets)
     for orch in targets:
         knobs = dict(LOAD_KNOBS[orch])
         if versions.get(orch):
@@ -229,6 +257,8 @@ def _chain_figures(bench: Bench, orch: str, variant: str, doc: dict[str, Any]) -
     if doc.get("setup_s"):
         note += "; setup, not counted: " + ", ".join(
             f"{k} {v:.1f} s" for k, v in doc["setup_s"].items())
+    if doc.get("processes"):
+        note += f"; samples from {doc['processes']} probe processes (repeated until precise)"
     for metric, values in (("slope_s_per_task", [f[0] for f in fits]),
                            ("intercept_s", [f[1] for f in fits]),
                            ("first_run_s", [float(doc["first_run_s"])])):
@@ -252,25 +282,77 @@ def _reps(plan: Plan, orch: str, variant: str) -> int:
     return min(plan.reps, SLOW_VARIANT_REPS.get((orch, variant), plan.reps))
 
 
+def _chain_precision(doc: dict[str, Any]) -> list[list[float]]:
+    """The samples a chain's precision is judged on: each repetition's slope."""
+    sizes = [int(n) for n in doc["sizes"]]
+    samples = {str(k): [float(x) for x in v] for k, v in doc["samples"].items()}
+    return [[f[0] for f in per_rep_fits(sizes, samples)]]
+
+
+def _chain_merge(doc: dict[str, Any], more: dict[str, Any]) -> None:
+    """Another probe process's repetitions, every size, after doc's own."""
+    for n, values in more["samples"].items():
+        doc["samples"].setdefault(n, []).extend(values)
+
+
 def chain(bench: Bench) -> None:
     sizes = ",".join(str(n) for n in bench.plan.chain_sizes)
-    _each_pair(bench, "chain", lambda orch, variant: ["--sizes", sizes], _chain_figures)
+    _each_pair(bench, "chain", lambda orch, variant: ["--sizes", sizes], _chain_figures,
+               _chain_precision, _chain_merge)
 
 
 def _each_pair(bench: Bench, command: str, args: Callable[[str, str], list[str]],
-               figures: Callable[[Bench, str, str, dict[str, Any]], None]) -> None:
-    """One probe process per (orchestrator, variant), with the plan's repetitions."""
+               figures: Callable[[Bench, str, str, dict[str, Any]], None],
+               precision: Callable[[dict[str, Any]], list[list[float]]],
+               merge: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    """One probe process per (orchestrator, variant), with the plan's repetitions; then,
+    while `precision(doc)` (the samples the figures are judged on) is not precise and
+    the caps allow (benchmarks/repeat.py), more probe processes, each with as many
+    repetitions as still fit, `merge`d into the first one's document."""
     plan = bench.plan
     for orch, variant in _pairs(plan):
-        workdir = bench.workdir / "latency" / f"{command}-{orch}-{variant or 'plain'}"
-        extra = [*args(orch, variant), "--reps", str(_reps(plan, orch, variant)),
-                 "--warmup", str(plan.warmup), *_variant_args(orch, variant)]
+        reps = _reps(plan, orch, variant)
+        budget = Budget(plan, reps, max_reps=SLOW_VARIANT_REPS.get((orch, variant)))
         label = f"{command}: {orch}{f' {variant}' if variant else ''}"
-        run = _attempt(bench, label, lambda o=orch, w=workdir, e=extra: run_probe(
-            o, command, w, e, RUN_TIMEOUT_S))
-        shutil.rmtree(workdir, ignore_errors=True)
-        if run is not None:
-            figures(bench, orch, variant, run.doc)
+        doc: dict[str, Any] | None = None
+        processes = 0
+        count = reps
+        while count > 0:
+            workdir = bench.workdir / "latency" / f"{command}-{orch}-{variant or 'plain'}"
+            extra = [*args(orch, variant), "--reps", str(count),
+                     "--warmup", str(plan.warmup), *_variant_args(orch, variant)]
+            first = doc is None
+
+            def work(o: str = orch, w: Path = workdir, e: list[str] = extra,
+                     lab: str = label if first else f"{label} ({count} more)",
+                     f: bool = first) -> ProbeRun | None:
+                return _attempt(bench, lab, lambda: run_probe(o, command, w, e, RUN_TIMEOUT_S),
+                                advance=f)
+
+            run = budget.take_batch(work, count)
+            shutil.rmtree(workdir, ignore_errors=True)
+            if run is None:
+                break
+            processes += 1
+            if doc is None:
+                doc = run.doc
+            else:
+                merge(doc, run.doc)
+            count = budget.next_batch(reps) if budget.more(*precision(doc)) else 0
+        if doc is not None:
+            if processes > 1:
+                doc["processes"] = processes
+            figures(bench, orch, variant, doc)
+        _log_extra(bench, label, {"": budget})
+
+
+def _log_extra(bench: Bench, what: str, budgets: dict[str, Budget]) -> None:
+    """One line for the figures that took more than the plan's repetitions."""
+    grown = {name: b for name, b in budgets.items() if b.taken > b.reps}
+    if grown:
+        bench.log(f"{what}: repeated until precise or capped: " + ", ".join(
+            f"{name + ' ' if name else ''}{b.taken} samples in {b.spent:.0f} s"
+            for name, b in grown.items()))
 
 
 # --- fan-out -----------------------------------------------------------------------
@@ -284,6 +366,8 @@ def _fanout_figures(bench: Bench, orch: str, variant: str, doc: dict[str, Any]) 
     walls = [float(x) for x in doc["samples"]]
     knobs = {**_knobs(doc), "n": str(n), "sleep_s": f"{sleep:g}"}
     note = f"first run (fresh home): {float(doc['first_run_s']):.2f} s"
+    if doc.get("processes"):
+        note += f"; samples from {doc['processes']} probe processes (repeated until precise)"
     bench.results.figures.append(Figure(
         DIMENSION, "fanout", orch, "wall_s", "s", walls, variant=variant,
         baseline=_base_key("fanout", "wall_s", orch), knobs=knobs, note=note))
@@ -293,10 +377,15 @@ def _fanout_figures(bench: Bench, orch: str, variant: str, doc: dict[str, Any]) 
     bench.results.chains.append(ChainPoint("fanout", orch, variant, n, walls))
 
 
+def _fanout_merge(doc: dict[str, Any], more: dict[str, Any]) -> None:
+    doc["samples"].extend(more["samples"])
+
+
 def fanout(bench: Bench) -> None:
     n, sleep = str(bench.plan.fanout_n), f"{bench.plan.fanout_sleep_s:g}"
     _each_pair(bench, "fanout", lambda orch, variant: ["--n", n, "--sleep", sleep],
-               _fanout_figures)
+               _fanout_figures, lambda doc: [[float(x) for x in doc["samples"]]],
+               _fanout_merge)
 
 
 # --- raw docker run ------------------------------------------------------------------
@@ -347,13 +436,17 @@ def container(bench: Bench) -> None:
         for _ in range(container_units(plan) - 1):
             bench.advance("docker run: skipped")
         return
+    for i in range(plan.warmup):
+        _attempt(bench, f"docker run (warm-up {i + 1})", lambda: docker_run_true(image))
+    budget = Budget(plan)
     walls: list[float] = []
-    for i in range(plan.warmup + plan.reps):
-        measured = i >= plan.warmup
-        label = f"docker run ({'rep' if measured else 'warm-up'} {i + 1})"
-        wall = _attempt(bench, label, lambda: docker_run_true(image))
-        if wall is not None and measured:
+    while budget.more(walls):
+        label = f"docker run (rep {plan.warmup + budget.taken + 1})"
+        wall = budget.take(lambda lab=label, ex=budget.extra: _attempt(
+            bench, lab, lambda: docker_run_true(image), advance=not ex))
+        if wall is not None:
             walls.append(wall)
+    _log_extra(bench, "docker run", {"": budget})
     knobs = {"command": "docker run --rm --network none IMAGE true", "image": image,
              "docker_server": _docker_version()}
     bench.results.figures.append(Figure(DIMENSION, "container", "docker", "wall_s", "s", walls,

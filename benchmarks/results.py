@@ -21,7 +21,9 @@ Shape (schema_version 1):
 Lists added later (policy_runs) are optional when a file is read: a file written
 before them loads with the list empty, and an older orchbench ignores them. So are
 fields added later (a Figure's or FailureCase's `backend`, issue 13): absent, they
-take their default, "" (the development layout, or not a served stack).
+take their default, "" (the development layout, or not a served stack). A Figure's
+median interval, precision and two-mode flag (issue 13) are derived like its median:
+summarise() fills them in, so an older file gets them when it is rendered.
 """
 
 from __future__ import annotations
@@ -77,6 +79,14 @@ class Figure:
     ratio: float | None = None
     ratio_low: float | None = None
     ratio_high: float | None = None
+    # derived by summarise() too (issue 13; absent in older files, recomputed on reading):
+    # the median's distribution-free 95 % interval (stats.median_ci; None below 6 samples),
+    # whether it lies within ±PRECISION_REL of the median (None: fewer than 3 samples,
+    # not judged), and whether the samples have two modes (stats.modes)
+    median_low: float | None = None
+    median_high: float | None = None
+    precise: bool | None = None
+    bimodal: bool = False
 
     @property
     def key(self) -> str:
@@ -242,6 +252,12 @@ class ResultSet:
         wanted = key(scenario, orchestrator, variant, metric, backend)
         return next((f for f in self.figures if f.key == wanted), None)
 
+    def precision(self) -> tuple[int, int]:
+        """(precise, judged): of the figures with PRECISION_MIN_SAMPLES samples or more,
+        how many have their median's 95 % interval within ±PRECISION_REL. Summarise first."""
+        judged = [f for f in self.figures if f.precise is not None]
+        return sum(bool(f.precise) for f in judged), len(judged)
+
     def summarise(self) -> ResultSet:
         """Fill in medians, spreads and ratios against each figure's baseline."""
         by_key = {f.key: f for f in self.figures}
@@ -253,7 +269,20 @@ class ResultSet:
         return asdict(self)
 
 
+# The report's precision criterion: a figure is precise when its median's 95 % interval
+# lies within ±5 % of the median (issue 13). Figures with fewer samples are not judged.
+PRECISION_REL = 0.05
+PRECISION_MIN_SAMPLES = 3
+
+
 def summarise_figure(f: Figure, base: Figure | None = None) -> None:
+    """Median and quartiles (low, high), the median's interval and precision, two modes,
+    and the ratio to the baseline with its bootstrap interval."""
+    ci = stats.median_ci(f.samples) if f.samples else None
+    f.median_low, f.median_high = ci if ci is not None else (None, None)
+    f.precise = (stats.precise(f.samples, PRECISION_REL)
+                 if len(f.samples) >= PRECISION_MIN_SAMPLES else None)
+    f.bimodal = stats.bimodal(f.samples)
     if not f.samples:
         f.median = f.low = f.high = None
         f.spread = "none"

@@ -41,6 +41,7 @@ import psutil
 from benchmarks.failure import count_containers, snapshot, verify
 from benchmarks.fixtures import bench_day, fresh_home
 from benchmarks.plan import Bench, Plan
+from benchmarks.repeat import Budget
 from benchmarks.results import FailureCase, Figure
 from core.config import Fault, load_config, save_config
 from core.errors import OrchbenchError
@@ -207,19 +208,30 @@ def _served_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSetting
     label = f"{st.name} {s.variant}" + ("" if s.backend == "sqlite" else f" {s.backend}")
     lags: list[float] = []
     done: list[float] = []
-    for i in range(bench.plan.served_triggers):
-        day = bench_day(bench, i)
+    # served_triggers runs, then more while the plan asks for precision and the two
+    # figures' medians are not precise yet (benchmarks/repeat.py); a run beyond
+    # served_triggers skips the killed worker's date and reports no progress unit
+    budget = Budget(bench.plan, reps=bench.plan.served_triggers)
+    i = 0
+    while budget.more(lags, done):
+        day = bench_day(bench, i if i < bench.plan.served_triggers else i + 1)
         triggered = time.time()
         run_id = st.trigger(s, day)
-        status = running.wait_run(run_id, timeout_s=900)
+        status = budget.take(lambda r=run_id: running.wait_run(r, timeout_s=900))
         if not status.succeeded:
+            budget.failed = True  # a stack whose runs fail gets no runs beyond the plan's
             bench.results.notes.append(
                 f"served: {label} run of {day} ended {status.state} "
                 f"(steps: {status.steps}); its times are left out")
         elif status.first_task_started is not None:
             lags.append(status.first_task_started - triggered)
             done.append((status.ended or time.time()) - triggered)
-        bench.advance(f"served: {label} run {i + 1}/{bench.plan.served_triggers}")
+        if i < bench.plan.served_triggers:
+            bench.advance(f"served: {label} run {i + 1}/{bench.plan.served_triggers}")
+        i += 1
+    if i > bench.plan.served_triggers:
+        bench.log(f"served: {label}: {i} runs, repeated until precise or capped "
+                  f"({budget.spent:.0f} s)")
     bench.results.figures += [
         Figure("latency", "served", st.name, "trigger_to_first_task_s", "s", lags,
                variant=s.variant, knobs=knobs, backend=s.backend),

@@ -360,3 +360,64 @@ def test_a_file_without_backends_loads_as_before(rendered: dict[str, Path],
                      "sqlite") is not None
     html = report.render(rs, tmp_path / "out")["html"].read_text()
     assert "<td>sqlite</td>" in _row(html, "served/prefect/tuned")
+
+
+def _precision_set() -> ResultSet:
+    rs = synthetic()
+    rs.settings.update(precision_rel=0.05, max_reps=20, max_figure_s=120.0)
+    for f in rs.figures:
+        if f.key == "definition_load/prefect/-/process_wall_s":  # 9 tight samples: precise
+            f.samples = [3.8, 3.82, 3.79, 3.81, 3.8, 3.83, 3.78, 3.8, 3.81]
+        elif f.key == "definition_load/airflow/-/process_wall_s":  # 8 spread: ±p %
+            f.samples = [5.0, 4.0, 6.0, 5.1, 4.5, 5.5, 4.9, 5.2]
+        elif f.key == "served/prefect/default/trigger_to_first_task_s":  # two modes
+            f.samples = [1.0, 1.1, 1.05, 2.0, 2.1, 2.05]
+    return rs
+
+
+def test_precision_marks_and_two_modes(tmp_path: Path) -> None:
+    paths = report.render(_precision_set(), tmp_path)
+    html, md = paths["html"].read_text(), paths["md"].read_text()
+    load = re.findall(r"<td[^>]*>(.*?)</td>", _row(html, "definition_load"), re.S)
+    assert "3.8 s" in load[1] and "imprecise" not in load[1]  # prefect: precise, no mark
+    # airflow: median 5.05 s, interval X(1)–X(8) = 4–6 s reaches 1.05 s, 21 %
+    assert '<span class="imprecise"> ±21 %</span>' in load[2]
+    assert "±?" in load[3]  # dagster: 3 samples spread beyond ±5 %
+    # two modes are shown as both groups' medians, not as the median between them
+    lag = _row(html, "served_lag")
+    assert '<span class="modes">two modes: 1.05 s / 2.05 s</span>' in lag
+    assert "(n=6: 3 + 3)" in lag and "1.55 s" not in lag
+    assert "two modes: 1.05 s / 2.05 s (n=6: 3 + 3)" in md
+    # three settled readings (all within ±5 %) carry no mark
+    assert "±" not in _row(html, "ui_memory")
+    data = json.loads(paths["json"].read_text())
+    load_fig = next(f for f in data["figures"] if f["scenario"] == "definition_load"
+                    and f["orchestrator"] == "prefect")
+    assert load_fig["precise"] is True and load_fig["median_low"] == 3.79
+
+
+def test_header_counts_precise_figures(tmp_path: Path) -> None:
+    rs = _precision_set().summarise()
+    precise, judged = rs.precision()
+    assert precise == 1  # only prefect's definition load has ≥6 samples within ±5 %
+    assert judged == sum(len(f.samples) >= 3 for f in rs.figures)
+    md = report.render(rs, tmp_path)["md"].read_text()
+    assert (f"Precision: 1 of {judged} figures with ≥3 samples have their median's 95 % "
+            "interval within ±5 %; 1 shows two modes. Cheap figures were repeated until "
+            "precise (±5 %) or 20 samples or 120 s each.") in md
+    assert "| definition_load/prefect/-/process_wall_s | latency |" in md
+    assert "| 3.79–3.82 ✓ |" in md and "| n &lt; 6 |" in md
+
+
+def test_an_older_file_gets_precision_when_rendered(rendered: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    data = json.loads(rendered["json"].read_text())
+    for f in data["figures"]:
+        for name in ("median_low", "median_high", "precise", "bimodal"):
+            del f[name]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    rs = results.load(path)
+    assert all(f.precise is None and f.bimodal is False for f in rs.figures)
+    md = report.render(rs, tmp_path / "out")["md"].read_text()
+    assert "Precision: 0 of " in md and "Repetitions were fixed" in md

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from benchmarks import stats
 from benchmarks.report import svg
 from benchmarks.report.document import Block, Cell, Plots, Row, Table, Text
 from benchmarks.report.formatting import (
@@ -12,6 +13,7 @@ from benchmarks.report.formatting import (
     impl_label,
     is_secondary,
     layout_rank,
+    modes_text,
     order_key,
 )
 from benchmarks.results import Figure, ResultSet, backend_suffix, layout
@@ -98,9 +100,11 @@ def bars(results: ResultSet, scenario: str, metric: str) -> list[svg.Bar]:
         label = impl_label(f.orchestrator, f.variant)
         if several:
             label += f" · {layout(f.backend)}"
+        two = stats.modes(f.samples) if f.bimodal else None
+        value = (modes_text(f, *two) if two is not None  # two modes: both, not the median
+                 else "".join(t.text for t in figure_texts(f, ratio=False)[:1]))
         out.append(svg.Bar(label, f.median,
-                           svg.colour(f.orchestrator), f.low, f.high,
-                           "".join(t.text for t in figure_texts(f, ratio=False)[:1]),
+                           svg.colour(f.orchestrator), f.low, f.high, value,
                            faded=is_secondary(f.variant)))
     return out
 

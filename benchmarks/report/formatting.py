@@ -1,14 +1,19 @@
 """Numbers and names as the report prints them, and the order implementations appear in.
 
 Every figure prints as "median unit [q1–q3] (n=…) ×r [lo–hi]"; "—" stands for a
-figure this run did not measure.
+figure this run did not measure. A figure with three samples or more whose median is
+not precise (its 95 % interval reaches further than ±5 % from it, issue 13) has "±p %"
+after n (p: how far the interval reaches), "±?" with fewer than 6 samples (no 95 %
+interval) that spread beyond ±5 %; one whose samples have two modes prints them
+instead of a median between them: "two modes: 1 s / 2.1 s (n=…)".
 """
 
 from __future__ import annotations
 
+from benchmarks import stats
 from benchmarks.report import svg
 from benchmarks.report.document import Text
-from benchmarks.results import Figure, layout
+from benchmarks.results import PRECISION_REL, Figure, layout
 from core.names import BACKENDS, BASELINES, ORCHESTRATORS
 
 IMPLEMENTATIONS = (BASELINES[0], *ORCHESTRATORS)  # direct, then the three
@@ -50,17 +55,51 @@ def figure_texts(f: Figure | None, *, ratio: bool = True) -> list[Text]:
     """
     if f is None or f.median is None:
         return [Text(NONE)]
-    out = [Text(fmt_num(f.median, f.unit) + unit_suffix(f.unit))]
     n = len(f.samples)
+    two = stats.modes(f.samples) if f.bimodal else None
+    if two is not None:
+        out = [Text(f"two modes: {modes_text(f, *two)}", "modes"),
+               Text(f" (n={n}: {len(two[0])} + {len(two[1])})", "spread")]
+        if ratio and f.ratio is not None:
+            out.append(Text(" " + ratio_text(f.ratio, f.ratio_low, f.ratio_high), "ratio"))
+        return out
+    out = [Text(fmt_num(f.median, f.unit) + unit_suffix(f.unit))]
     if f.spread == "iqr" and f.low is not None and f.high is not None:
         out.append(Text(f" [{fmt_num(f.low, f.unit)}–{fmt_num(f.high, f.unit)}] (n={n})",
                         "spread"))
     elif f.spread != "exact" and not (n == 1 and f.unit in {"lines", "count"}):
         # one sample of a count (lines, packages, ports) is exact, not a small sample
         out.append(Text(f" (n={n})", "spread"))
+    mark = imprecision(f)
+    if mark:
+        out.append(Text(f" {mark}", "imprecise"))
     if ratio and f.ratio is not None:
         out.append(Text(" " + ratio_text(f.ratio, f.ratio_low, f.ratio_high), "ratio"))
     return out
+
+
+def modes_text(f: Figure, low: list[float], high: list[float]) -> str:
+    """"1 s / 2.1 s": the median of each mode's samples."""
+    return " / ".join(fmt_num(stats.median(group), f.unit) + unit_suffix(f.unit)
+                      for group in (low, high))
+
+
+def imprecision(f: Figure) -> str:
+    """"±p %" for a judged figure whose median's 95 % interval reaches p % from the median
+    (more than the criterion); "±?" for one with too few samples for an interval (fewer
+    than 6) that spread beyond ±PRECISION_REL of their median. "" for a precise figure,
+    one not judged (fewer than 3 samples), or few samples all within ±PRECISION_REL (three
+    readings of a settled memory figure): such a figure still counts as imprecise in the
+    header's count, but a mark on it would tell the reader nothing the n does not."""
+    if f.precise is not False or f.median is None:
+        return ""
+    if f.median_low is None or f.median_high is None:
+        spread = max(abs(x - f.median) for x in f.samples)
+        return "±?" if spread > PRECISION_REL * abs(f.median) else ""
+    if f.median == 0:
+        return "±?"
+    reach = max(f.median - f.median_low, f.median_high - f.median)
+    return f"±{100 * reach / abs(f.median):.0f} %"
 
 
 def ratio_text(r: float | None, lo: float | None = None, hi: float | None = None) -> str:

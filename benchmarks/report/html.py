@@ -20,6 +20,7 @@ table{border-collapse:collapse;margin:10px 0 18px;font-size:14px}
 th,td{border:1px solid #d0d0d0;padding:4px 8px;vertical-align:top;text-align:left}
 thead th{background:#f0f0f0}tbody th{font-weight:600;background:#fafafa}
 .spread,.lbl{color:#666;font-size:12px}.ratio{color:#1f1f1f;font-size:12px;font-weight:600}
+.imprecise{color:#a15c00;font-size:12px}.modes{color:#8a1f11;font-weight:600}
 td.green{background:#d8f0de}td.amber{background:#fbe8c2}td.red{background:#f6cfcb}
 td.diff{background:#fff5cc}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plots svg{border:1px solid #eee}

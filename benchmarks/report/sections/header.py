@@ -12,7 +12,7 @@ from typing import Any
 
 from benchmarks.environment import PACKAGES
 from benchmarks.report.document import Block, Heading, Para
-from benchmarks.results import ResultSet
+from benchmarks.results import PRECISION_REL, ResultSet
 from core.names import ORCHESTRATORS
 
 HOW_TO_READ = (
@@ -21,7 +21,12 @@ HOW_TO_READ = (
     "counted). Where a figure has a baseline (the plain-Python `direct` run, or a raw "
     "`docker run`), it is measured in the same run, and ×r [lo–hi] is the ratio of the two "
     "medians with a 95 % bootstrap interval: on a shared machine, ratios to a baseline taken "
-    "at the same time hold better than absolute seconds. \"—\" means not measured in this run.")
+    "at the same time hold better than absolute seconds. \"—\" means not measured in this run. "
+    "A figure of three samples or more is precise when its median's 95 % interval (from order "
+    "statistics, distribution-free) lies within ±5 % of the median; an imprecise one is marked "
+    "±p % (how far its interval reaches), or ±? when it has fewer than 6 samples (too few for a "
+    "95 % interval) and they spread beyond ±5 %. Samples with two modes show both (the median "
+    "of each group), not a median that falls between them.")
 
 # (key in the environment record, how the machine line prints its value)
 MACHINE_KEYS = (("cpu_count", "{} CPUs"), ("cpu_model", "{}"), ("memory_gib", "{} GiB memory"),
@@ -93,10 +98,32 @@ def _parse_time(value: str) -> dt.datetime | None:
 
 
 def header_blocks(results: ResultSet, title: str) -> list[Block]:
-    """Title, date and mode, machine, and the how-to-read paragraph."""
+    """Title, date and mode, machine, precision, and the how-to-read paragraph."""
     return [
         Heading(1, title),
         Para(f"Date: {when(results)} · mode: {results.mode}", "meta"),
         Para(f"Machine: {machine_line(results.environment)}", "meta"),
+        Para(precision_sentence(results), "meta"),
         Para("How to read this: " + HOW_TO_READ, "how"),
     ]
+
+
+def precision_sentence(results: ResultSet) -> str:
+    """"Precision: X of Y figures with ≥3 samples have their median's 95 % interval within
+    ±5 %", with how many have two modes and, if the plan repeated until precise, its caps.
+    results should be summarised."""
+    precise, judged = results.precision()
+    if not judged:
+        return "Precision: no figure has 3 samples or more; none is judged."
+    two = sum(f.bimodal for f in results.figures)
+    text = (f"Precision: {precise} of {judged} figures with ≥3 samples have their median's "
+            f"95 % interval within ±{100 * PRECISION_REL:g} %")
+    text += f"; {two} show{'s' if two == 1 else ''} two modes." if two else "."
+    rel = results.settings.get("precision_rel") or 0
+    if rel:
+        text += (f" Cheap figures were repeated until precise (±{100 * rel:g} %) or "
+                 f"{results.settings.get('max_reps')} samples or "
+                 f"{results.settings.get('max_figure_s'):g} s each.")
+    else:
+        text += " Repetitions were fixed (no repetition until precise in this run)."
+    return text
