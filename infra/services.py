@@ -95,13 +95,24 @@ class Postgres:
                 f"{self.port}/{database}")
 
     def password(self) -> str:
-        return self.password_file.read_text().strip()
+        """The superuser's password, generated at initdb. Raises OrchbenchError when the
+        cluster exists without it (a home deleted, its cluster kept outside it)."""
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            raise OrchbenchError(
+                f"The PostgreSQL cluster {self.data} exists, but its password file "
+                f"{self.password_file} does not: the home was deleted or copied without it.",
+                f"Delete the cluster (`rm -rf {self.data}`, as root) and start again: a new "
+                "one is made, with the history it holds lost.") from None
 
     # ---- creating
     def ensure_cluster(self, log: Log = print) -> None:
         """initdb once: the cluster keeps the orchestrators' history between starts."""
         if (self.data / "PG_VERSION").exists():
+            self.password()  # fails now, with the fix, rather than at the first login
             return
+        initdb = postgres_bin("initdb", log)  # first: installing it creates the `postgres` user
         if not self.password_file.exists():
             self.password_file.parent.mkdir(parents=True, exist_ok=True)
             self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
@@ -117,7 +128,7 @@ class Postgres:
                     os.chown(path, entry.pw_uid, entry.pw_gid)
             pwfile.chmod(0o600)
             done = subprocess.run(
-                [postgres_bin("initdb", log), "-D", str(self.data), "-U", SUPERUSER,
+                [initdb, "-D", str(self.data), "-U", SUPERUSER,
                  f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
                  "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
                 capture_output=True, text=True, check=False, user=user)

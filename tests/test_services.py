@@ -117,3 +117,19 @@ def test_redis_answers_on_loopback_and_stops(tmp_path: Path) -> None:
         assert redis.command("PING") == ""
     finally:
         remove_cluster(s.home)
+
+
+@installable("postgres", "postgresql")
+def test_a_cluster_without_its_password_file_says_how_to_start_again(tmp_path: Path) -> None:
+    """A home deleted while its cluster lives on (as root, outside the home): the next
+    start fails at once, naming the cluster and the fix, instead of at the first login."""
+    cluster = Postgres.for_home(tmp_path / "home", port=free_ports(1))
+    try:
+        cluster.ensure_cluster(log=lambda _: None)
+        cluster.password_file.unlink()
+        with pytest.raises(OrchbenchError) as caught:
+            cluster.ensure_cluster(log=lambda _: None)
+        assert str(cluster.data) in caught.value.problem
+        assert "rm -rf" in caught.value.fix
+    finally:
+        remove_cluster(tmp_path / "home")

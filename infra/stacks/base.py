@@ -255,6 +255,11 @@ class RunningStack:
             started = time.perf_counter()
             try:
                 code = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                raise OrchbenchError(
+                    f"{self.stack.name}'s {command.role} ({shown}) did not finish within "
+                    f"{timeout_s:.0f} s. Its log ends:\n{self.log_tail(command.role)}",
+                    f"See {log_file}.") from None
             finally:
                 process.stop_tree(proc, grace_s=5)
             if code != 0:
