@@ -41,7 +41,6 @@ from typing import Any, ClassVar
 import psutil
 
 from core.errors import OrchbenchError
-from core.names import BACKENDS  # noqa: F401 - the layouts' names, re-exported
 from infra import process
 from infra.envs import ENVS, ROOT
 
@@ -69,7 +68,7 @@ class StackSettings:
     host: str = "127.0.0.1"
     variant: str = "default"
     session: str | None = None  # labels the workload containers its runs start
-    backend: str = "sqlite"  # BACKENDS: where the orchestrator keeps its state
+    backend: str = "sqlite"  # core.names.BACKENDS: where the orchestrator keeps its state
 
     def port_of(self, service: str) -> int:
         """The port of a server the stack runs beside its UI (SERVICE_PORTS)."""
@@ -200,11 +199,10 @@ class Stack(ABC):
             raise OrchbenchError(f"{self.name} has no {s.backend!r} layout here.",
                                  f"Use --backend {' or '.join(self.backends)}.")
         check_port_free(s.host, s.port, self.name)
-        if s.backend != "sqlite":
-            for service in self.services(s):
-                check_port_free(s.host, s.port_of(service), self.name,
-                                what=f"{self.name}'s {service} (the UI port + "
-                                f"{SERVICE_PORTS[service]})")
+        for service in self.services(s):
+            check_port_free(s.host, s.port_of(service), self.name,
+                            what=f"{self.name}'s {service} (the UI port + "
+                            f"{SERVICE_PORTS[service]})")
         lock = lock_path(s.home, self.name)
         _take_lock(lock, self.name, s)
         try:
@@ -273,45 +271,41 @@ class RunningStack:
         self.roots.append((command.role, proc))
         log(f"{self.stack.name}: started {command.role} (pid {proc.pid}): {shown}")
         if command.ready is not None:
-            self.wait_for(command.role, command.ready, timeout_s)
-
-    def wait_for(self, role: str, check: Callable[[], bool], timeout_s: float) -> None:
-        """Block until check() holds; fail if `role`'s process exits first."""
-        proc = dict(self.roots)[role]
-        deadline = time.perf_counter() + timeout_s
-        while not _quietly(check):
-            if proc.poll() is not None:
-                raise OrchbenchError(
-                    f"{self.stack.name}'s {role} exited with code {proc.returncode} while "
-                    f"starting. Its log ends:\n{self.log_tail(role)}",
-                    f"See {self.log_path(role)}.")
-            if time.perf_counter() > deadline:
-                raise OrchbenchError(f"{self.stack.name}'s {role} did not become ready "
-                                     f"within {timeout_s:.0f} s.", f"See {self.log_path(role)}.")
-            time.sleep(0.1)
+            self.wait_for(command.ready, timeout_s, awaited=f"its {command.role} was ready",
+                          timed_out=f"{self.stack.name}'s {command.role} did not become "
+                          f"ready within {timeout_s:.0f} s.", interval_s=0.1)
 
     # ---- waiting
     def wait_ready(self, timeout_s: float = 300, log: Log = print) -> float:
         """Block until the UI answers; seconds from start. Fails, with the log's tail,
         if a process exits first or the timeout passes."""
+        self.wait_for(lambda: self.stack.ready(self.settings), timeout_s,
+                      awaited="the UI answered",
+                      timed_out=f"{self.stack.name}'s UI did not answer on "
+                      f"{self.stack.ui_url(self.settings)} within {timeout_s:.0f} s.")
+        self.ready_after_s = time.perf_counter() - self.started
+        self.stack.after_ready(self.settings, log)
+        return self.ready_after_s
+
+    def wait_for(self, check: Callable[[], bool], timeout_s: float, *, awaited: str,
+                 timed_out: str, interval_s: float = 0.25) -> None:
+        """Block until check() holds (a connection error or a 5xx means "not yet").
+        Fails, with its log's tail, if a started process exits first (`awaited` says
+        what it exited before), or with `timed_out` after timeout_s."""
         deadline = time.perf_counter() + timeout_s
-        while time.perf_counter() < deadline:
+        while True:
             for role, proc in self.roots:
                 if proc.poll() is not None:
                     raise OrchbenchError(
                         f"{self.stack.name}'s {role} exited with code {proc.returncode} "
-                        f"before the UI answered. Its log ends:\n{self.log_tail(role)}",
+                        f"before {awaited}. Its log ends:\n{self.log_tail(role)}",
                         f"See {self.log_path(role)}; `orchbench doctor` checks the set-up.")
             self.processes()  # remember children while they live, for stop()
-            if _quietly(self.stack.ready, self.settings):
-                self.ready_after_s = time.perf_counter() - self.started
-                self.stack.after_ready(self.settings, log)
-                return self.ready_after_s
-            time.sleep(0.25)
-        raise OrchbenchError(
-            f"{self.stack.name}'s UI did not answer on {self.stack.ui_url(self.settings)} "
-            f"within {timeout_s:.0f} s.",
-            f"See the logs under {self.log_path('').parent}.")
+            if _quietly(check):
+                return
+            if time.perf_counter() > deadline:
+                raise OrchbenchError(timed_out, f"See the logs under {self.log_path('').parent}.")
+            time.sleep(interval_s)
 
     def wait_run(self, run_id: str, timeout_s: float = 600,
                  until: Callable[[RunStatus], bool] = lambda st: st.final) -> RunStatus:

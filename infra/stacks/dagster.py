@@ -184,8 +184,9 @@ class DagsterStack(Stack):
         ]
 
     def services(self, s: StackSettings) -> tuple[str, ...]:
-        """PostgreSQL and the code server's gRPC port (the UI port + 12)."""
-        return ("postgres", "code server") if s.backend == "postgres" else ()
+        """The layout's servers, and on postgres the code server's gRPC port (+ 12)."""
+        extra = ("code server",) if s.backend == "postgres" else ()
+        return (*super().services(s), *extra)
 
     def knobs(self, variant: str, backend: str = "sqlite") -> dict[str, str]:
         """default: Dagster as installed, written out (definitions.py alone would pick
