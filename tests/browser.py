@@ -214,9 +214,9 @@ class PrefectUI(UI):
 
         Prefect's server records task runs from their events (TaskRunRecorder, which
         flushes every few seconds), so a flow run can be Completed before its last task
-        runs are: and the run's page stops polling once the run is final. CI saw "3 Task
-        runs (1 Running, 2 Completed)" for 60 s under a Completed flow run (stop 19, the
-        postgres layout's process worker). A person reloads; so does this.
+        runs are. The open page did not catch up: CI saw "3 Task runs (1 Running, 2
+        Completed)" for 60 s under a Completed flow run (stop 19, the postgres layout's
+        process worker). A person reloads; so does this.
         """
         summary = page.get_by_text(f"({len(STEPS)} Completed)", exact=True)
         deadline = time.monotonic() + timeout_ms / 1000
