@@ -176,10 +176,9 @@ def core_requirements() -> list[str]:
 def install_flags(env_name: str) -> list[str]:
     """What a user's environment holds, no test tools: the core's with MLflow's UI (the
     group `mlflow-ui`, which `orchbench mlflow` and `serve` need), an orchestrator's
-    with its extra (infra/envs.py syncs it so)."""
+    with its extras (infra/envs.py syncs it so)."""
     env = ENVS[env_name]
-    return ["--no-default-groups", *(["--extra", env.extra] if env.extra else
-                                     ["--group", "mlflow-ui"])]
+    return ["--no-default-groups", *(env.extra_flags or ["--group", "mlflow-ui"])]
 
 
 def install(env_name: str) -> tuple[float, int, float]:

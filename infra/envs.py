@@ -27,19 +27,28 @@ ROOT = Path(__file__).resolve().parent.parent
 class Env:
     name: str
     path: Path
-    extra: str | None  # the pyproject extra that adds the orchestrator
+    extras: tuple[str, ...]  # the pyproject extras that add the orchestrator
     package: str  # whose version `doctor` reports
+
+    @property
+    def extra_flags(self) -> list[str]:
+        """`--extra X` for each of its extras (uv sync and uv export)."""
+        return [flag for extra in self.extras for flag in ("--extra", extra)]
 
     @property
     def python(self) -> Path:
         return self.path / "bin" / "python"
 
 
+# An orchestrator's environment has its development layout's extra and its production
+# layouts' (pyproject.toml: the compose UI images export only the first).
 ENVS: dict[str, Env] = {
-    "base": Env("base", ROOT / ".venv", None, "orchbench"),
-    "prefect": Env("prefect", ROOT / ".venvs" / "prefect", "prefect", "prefect"),
-    "airflow": Env("airflow", ROOT / ".venvs" / "airflow", "airflow", "apache-airflow"),
-    "dagster": Env("dagster", ROOT / ".venvs" / "dagster", "dagster", "dagster"),
+    "base": Env("base", ROOT / ".venv", (), "orchbench"),
+    "prefect": Env("prefect", ROOT / ".venvs" / "prefect", ("prefect",), "prefect"),
+    "airflow": Env("airflow", ROOT / ".venvs" / "airflow", ("airflow", "airflow-production"),
+                   "apache-airflow"),
+    "dagster": Env("dagster", ROOT / ".venvs" / "dagster", ("dagster", "dagster-production"),
+                   "dagster"),
 }
 
 
@@ -57,9 +66,9 @@ def uv() -> str:
 def sync(env: Env, log: Callable[[str], None] = print) -> float:
     """Create or update one environment from uv.lock; returns the seconds it took."""
     command = [uv(), "sync", "--frozen", "--quiet"]
-    if env.extra:
+    if env.extras:
         # No default group: neither the test tools nor MLflow's UI (pyproject.toml).
-        command += ["--extra", env.extra, "--no-default-groups"]
+        command += [*env.extra_flags, "--no-default-groups"]
     environ = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(env.path),
                "UV_PYTHON_DOWNLOADS": "never"}
     started = time.perf_counter()
