@@ -103,8 +103,9 @@ class Postgres:
             raise OrchbenchError(
                 f"The PostgreSQL cluster {self.data} exists, but its password file "
                 f"{self.password_file} does not: the home was deleted or copied without it.",
-                f"Delete the cluster (`rm -rf {self.data}`, as root) and start again: a new "
-                "one is made, with the history it holds lost.") from None
+                f"Delete the cluster (`orchbench ui --delete-cluster --home "
+                f"{self.password_file.parents[2]}`) and start again: a new one is made, with "
+                "the history it holds lost.") from None
 
     # ---- creating
     def ensure_cluster(self, log: Log = print) -> None:

@@ -203,6 +203,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     from orchbench.ui import serve
 
+    if args.delete_cluster:
+        return _delete_cluster(Path(args.home).resolve())
     if args.all == bool(args.name):
         raise ConfigError("Name one orchestrator, or give --all.",
                           "For example `orchbench ui dagster`, or `orchbench ui --all`.")
@@ -212,6 +214,21 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(list(ORCHESTRATORS) if args.all else [args.name], Path(args.home).resolve(),
                  args.port, args.days, progress,
                  mlflow_port=args.mlflow_port if args.mlflow else None, backend=args.backend)
+
+
+def _delete_cluster(home: Path) -> int:
+    """`orchbench ui --delete-cluster`: the home's PostgreSQL cluster, which lives outside
+    the home when run as root (infra/services.py), deleted; refused while it runs."""
+    from infra.services import Postgres, remove_cluster
+
+    data = Postgres.for_home(home, port=0).data
+    if not data.exists():
+        print(f"{home} has no PostgreSQL cluster (looked for {data}).")
+        return 0
+    remove_cluster(home)
+    print(f"deleted {home}'s PostgreSQL cluster ({data}); its history in the production "
+          "layouts is gone, the next `ui --backend postgres` start makes a new one")
+    return 0
 
 
 def cmd_mlflow(args: argparse.Namespace) -> int:
@@ -376,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "consecutive ports")
     p.add_argument("--mlflow-port", type=int, default=5000,
                    help="MLflow's UI's port with --mlflow (default 5000; --all: 5000-5002)")
+    p.add_argument("--delete-cluster", action="store_true",
+                   help="delete the home's PostgreSQL cluster (the production layouts' "
+                   "state; as root it lives outside the home) and start nothing")
     p.set_defaults(func=cmd_ui)
 
     p = sub.add_parser("mlflow", help="MLflow's UI (runs, metrics, model registry) for a home, "

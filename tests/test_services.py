@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,6 +22,8 @@ import pytest
 from core.errors import OrchbenchError
 from infra.services import SUPERUSER, Postgres, Redis, find_program, remove_cluster
 from infra.stacks.base import SPAN, Command, Stack, StackSettings, free_ports
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def installable(program: str, package: str) -> pytest.MarkDecorator:
@@ -130,6 +133,16 @@ def test_a_cluster_without_its_password_file_says_how_to_start_again(tmp_path: P
         with pytest.raises(OrchbenchError) as caught:
             cluster.ensure_cluster(log=lambda _: None)
         assert str(cluster.data) in caught.value.problem
-        assert "rm -rf" in caught.value.fix
+        assert f"orchbench ui --delete-cluster --home {tmp_path / 'home'}" in caught.value.fix
+        # the fix, as a user types it
+        done = subprocess.run([sys.executable, "-m", "orchbench.cli", "ui", "--delete-cluster",
+                               "--home", str(tmp_path / "home")], cwd=ROOT,
+                              capture_output=True, text=True, check=False, timeout=120)
+        assert done.returncode == 0 and "deleted" in done.stdout, done.stderr
+        assert not cluster.data.exists()
+        again = subprocess.run([sys.executable, "-m", "orchbench.cli", "ui", "--delete-cluster",
+                                "--home", str(tmp_path / "home")], cwd=ROOT,
+                               capture_output=True, text=True, check=False, timeout=120)
+        assert again.returncode == 0 and "has no PostgreSQL cluster" in again.stdout
     finally:
         remove_cluster(tmp_path / "home")
