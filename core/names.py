@@ -23,3 +23,14 @@ BACKENDS: tuple[str, ...] = ("sqlite", "postgres", "celery")
 PIPELINE_NAME = "orchbench_pipeline"
 # Prefect's served deployment of the pipeline (addressed as PIPELINE_NAME/DEPLOYMENT_NAME).
 DEPLOYMENT_NAME = "daily"
+# The scale scenario's definition (benchmarks/scale.py), loaded only by stacks started
+# with StackSettings.scale: one task that lists N items, then N no-op tasks mapped over
+# them the orchestrator's idiomatic dynamic way (Airflow .expand, Prefect .map, Dagster
+# DynamicOut). The Airflow dag_id, the Prefect flow (and its deployment's name), the
+# Dagster job.
+FANOUT_NAME = "orchbench_fanout"
+# Its runs' concurrency limit, each orchestrator's own (Airflow the DAG's max_active_runs,
+# Prefect the deployment's concurrency_limit, Dagster a tag_concurrency_limits entry of
+# the QueuedRunCoordinator): the scale scenario triggers more runs than this at once
+# (issue 13: 20 runs, a limit of 4).
+FANOUT_RUN_LIMIT = 4

@@ -29,6 +29,10 @@ the UI use it too), else core's defaults.
   core (design.md §4: 67 s for 11 no-op ops, against 0.3 s in process); the steps
   are sequential anyway, so in-process is the default and multiprocess a setting
   for the benchmark to measure.
+- Scale: the fan-out job of the scale scenario (dagster_impl/scale.py, core.names.
+  FANOUT_NAME) is defined only when $ORCHBENCH_SCALE is "1" (infra/stacks/dagster.py
+  sets it for a stack started with `scale`), with the pipeline's executor; otherwise
+  `dagster job list` and the UI show the pipeline alone.
 """
 
 # No `from __future__ import annotations`: Dagster reads these annotations at runtime.
@@ -61,6 +65,7 @@ from core.names import PIPELINE_NAME
 from core.registry import STEP_NAMES, STEPS, Step
 from core.schedules import DAILY, TIMEZONE, WEEKLY_COLD
 from core.task import RunParams, execute, run_config
+from dagster_impl.scale import fanout_job
 
 TIMEOUT_TAG = "orchbench/timeout_s"  # an op's declared timeout (Dagster enforces none)
 
@@ -150,4 +155,8 @@ weekly_cold = ScheduleDefinition(name="weekly_cold_start", job=pipeline,
                                  description=WEEKLY_COLD.description,
                                  run_config_fn=_scheduled(WEEKLY_COLD.force_cold))
 
-defs = Definitions(jobs=[pipeline], schedules=[daily, weekly_cold])
+# The scale scenario's fan-out, only where asked for (see the module docstring).
+SCALE = os.environ.get("ORCHBENCH_SCALE") == "1"
+JOBS = [pipeline, fanout_job(_executor())] if SCALE else [pipeline]
+
+defs = Definitions(jobs=JOBS, schedules=[daily, weekly_cold])

@@ -2,7 +2,8 @@
 
 Three layouts (StackSettings.backend), all on the home the driver uses: state under
 `<home>/orchestrators/airflow/` (airflow.cfg, task logs; SQLite's airflow.db for the
-first), DAGs from airflow_impl/dags.
+first), DAGs from airflow_impl/dags, and with StackSettings.scale also the fan-out DAG
+of airflow_impl/scale (a second DAG bundle: `scale_bundles`).
 
 "sqlite" is what Airflow's docs give a user to try it locally: `airflow standalone`,
 one command that migrates the metadata DB and starts four components as children —
@@ -58,6 +59,9 @@ Facts that shape this module (measured on Airflow 3.3.2 with the celery provider
   Celery 5.7.0 removed: with Celery 5.7 `airflow celery worker` fails on import
   (executors/celery_executor_utils.py, which the CeleryExecutor imports too), so
   the airflow environment needs celery<5.7 (5.6.3 measured);
+- the fan-out (StackSettings.scale), "default" variant: n = 500 mapped no-op tasks ran
+  in 80 s on postgres (trigger to end; 100 in 16 s), at most 16 at once ([core]
+  max_active_tasks_per_dag), 2.5 GB peak PSS (the LocalExecutor's task processes);
 - measured with the "tuned" variant while other stacks ran on the machine: postgres
   ready in 41 s (initdb and migration included), 941 MB PSS, a run 150 s; celery
   ready in 81 s, 1166 MB, a run 160 s (sqlite: see the report);
@@ -74,8 +78,10 @@ Facts that shape this module (measured on Airflow 3.3.2 with the celery provider
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import secrets
+import urllib.error
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -83,9 +89,9 @@ from typing import Any, ClassVar
 
 import psutil
 
-from airflow_impl.settings import airflow_environment
+from airflow_impl.settings import DAGS, airflow_environment
 from core.errors import OrchbenchError
-from core.names import PIPELINE_NAME
+from core.names import FANOUT_NAME, PIPELINE_NAME
 from core.registry import STEP_NAMES
 from core.schedules import SCHEDULES, definition_name
 from infra.envs import ENVS
@@ -104,6 +110,11 @@ from infra.stacks.base import (
 DAG_ID = PIPELINE_NAME  # the daily DAG: the one a triggered run goes to
 DAG_IDS = tuple(definition_name(s) for s in SCHEDULES)  # airflow_impl/dags/orchbench_pipeline.py
 FINAL_STATES = {"success", "failed"}
+# The fan-out DAG (airflow_impl/scale/orchbench_fanout.py), loaded only with
+# StackSettings.scale as a DAG bundle of its own; its mapped task's id.
+SCALE_DAGS = DAGS.parent / "scale"
+SCALE_BUNDLE = "orchbench-scale"
+FANOUT_TASK = "noop"
 VARIANTS = ("default", "tuned", "detect", "ui")
 
 # The port roles beside the UI's, as offsets from it (see the module docstring).
@@ -212,6 +223,8 @@ class AirflowStack(Stack):
         }
         for key, offset in EXTRA_PORTS.values():
             env[key] = str(s.port + offset)
+        if s.scale:
+            env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(scale_bundles())
         return env
 
     def knobs(self, variant: str, backend: str = "sqlite") -> dict[str, str]:
@@ -262,14 +275,15 @@ class AirflowStack(Stack):
         if s.backend == "celery" and not celery_worker_listening(Redis.of(s)):
             return False
         return all(self._api(s, "GET", f"/api/v2/dags/{dag_id}")["dag_id"] == dag_id
-                   for dag_id in DAG_IDS)
+                   for dag_id in dag_ids(s))
 
     def after_ready(self, s: StackSettings, log: Log) -> None:
-        """Unpause both DAGs: Airflow never starts a paused DAG's runs, triggered or not."""
-        for dag_id in DAG_IDS:
+        """Unpause the DAGs (both pipeline DAGs, and the fan-out's with `scale`): Airflow
+        never starts a paused DAG's runs, triggered or not."""
+        for dag_id in dag_ids(s):
             self._api(s, "PATCH", f"/api/v2/dags/{dag_id}?update_mask=is_paused",
                       {"is_paused": False})
-        log(f"airflow: unpaused {', '.join(DAG_IDS)}")
+        log(f"airflow: unpaused {', '.join(dag_ids(s))}")
 
     # ---- runs
     def trigger(self, s: StackSettings, day: str, *, force_cold: bool = False,
@@ -304,6 +318,53 @@ class AirflowStack(Stack):
             steps={ti["task_id"]: str(ti["state"]) for ti in tis if ti["task_id"] in STEP_NAMES},
         )
 
+    def trigger_fanout(self, s: StackSettings, n: int) -> str:
+        """POST a run of the fan-out DAG (FANOUT_NAME) with conf {"n": n}: `items` lists
+        n items, then n mapped `noop` tasks run. Its logical date is null (Airflow 3
+        allows any number of runs without one; the trigger time is its run_after), its
+        run id "orchbench_fanout__<n>__<8 hex>". Needs a stack started with `scale`
+        (else Airflow answers 404: urllib.error.HTTPError). n must be 0 … [core]
+        max_map_length (1024 by default, config_templates/config.yml): a longer list
+        fails `items`, and so the run, once it runs; n < 0 is refused here
+        (OrchbenchError) as the DAG's Param (minimum 0) would refuse it."""
+        if n < 0:
+            raise OrchbenchError(f"A fan-out of {n} tasks is not possible.",
+                                 "Give a number of tasks of 0 or more.")
+        run_id = f"orchbench_fanout__{n}__{uuid.uuid4().hex[:8]}"
+        body = {"dag_run_id": run_id, "logical_date": None, "conf": {"n": n}}
+        made = self._api(s, "POST", f"/api/v2/dags/{FANOUT_NAME}/dagRuns", body)
+        return str(made["dag_run_id"])
+
+    def fanout_status(self, s: StackSettings, run_id: str) -> RunStatus:
+        """A fan-out run as Airflow records it, in three requests whatever n: the run
+        (state; `ended` its end_date, epoch s), its `items` task instance (the first
+        task of the run by construction: its start_date is `first_task_started`, else
+        the run's start_date), and the count of mapped `noop` task instances in state
+        success (`tasks_succeeded`: the listMapped endpoint's `total_entries`, an exact
+        count with offset paging, asked with limit=1 so no list of n is sent;
+        api_fastapi/core_api/routes/public/task_instances.py). `steps` holds `items`'s
+        state. Raises urllib.error.HTTPError for an unknown run (404)."""
+        run_path = f"/api/v2/dags/{FANOUT_NAME}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+        run = self._api(s, "GET", run_path)
+        state = str(run["state"])
+        try:
+            first = self._api(s, "GET", f"{run_path}/taskInstances/items")
+        except urllib.error.HTTPError as err:  # not created yet: the run is queued
+            if err.code != 404:
+                raise
+            first = {}
+        started = first.get("start_date") or run.get("start_date")
+        done = self._api(s, "GET", f"{run_path}/taskInstances/{FANOUT_TASK}/listMapped"
+                                   "?state=success&limit=1")
+        return RunStatus(
+            run_id=run_id, state=state, final=state in FINAL_STATES,
+            succeeded=state == "success",
+            first_task_started=_epoch(started) if started else None,
+            ended=_epoch(run["end_date"]) if run.get("end_date") else None,
+            steps={"items": str(first["state"])} if first else {},
+            tasks_succeeded=int(done["total_entries"]),
+        )
+
     def task_instances(self, s: StackSettings, run_id: str) -> list[dict[str, Any]]:
         run_path = f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         return list(self._api(s, "GET", f"{run_path}/taskInstances")["task_instances"])
@@ -335,6 +396,28 @@ class AirflowStack(Stack):
 
 def airflow_home(s: StackSettings) -> Path:
     return Path(airflow_environment(s.home)["AIRFLOW_HOME"])
+
+
+def dag_ids(s: StackSettings) -> tuple[str, ...]:
+    """The DAGs the stack loads: the pipeline's two, and the fan-out's with `scale`."""
+    return (*DAG_IDS, FANOUT_NAME) if s.scale else DAG_IDS
+
+
+def scale_bundles() -> list[dict[str, Any]]:
+    """`[dag_processor] dag_bundle_config_list` for a stack started with `scale`: Airflow
+    3's default bundle, "dags-folder" (a LocalDagBundle of `[core] dags_folder`, i.e.
+    airflow_impl/dags: config_templates/config.yml), unchanged, and a second
+    LocalDagBundle, SCALE_BUNDLE, of airflow_impl/scale. Every component reads it (the
+    DAG processor parses both; a task's supervisor finds its DAG file by bundle name),
+    so it goes to all of them by environment. A stack started without `scale` on the
+    same home afterwards marks the bundle inactive and the fan-out DAG stale
+    (dag_processing/bundles/manager.py, sync_bundles_to_db): the UI stops listing it.
+    The driver's `dag.test()` syncs its default bundles the same way (sdk/definitions/
+    dag.py), so a driver run on a SQLite home can do so too; the next scale start
+    reactivates it (measured: a fresh home without `scale` never lists it)."""
+    local = "airflow.dag_processing.bundles.local.LocalDagBundle"
+    return [{"name": "dags-folder", "classpath": local, "kwargs": {}},
+            {"name": SCALE_BUNDLE, "classpath": local, "kwargs": {"path": str(SCALE_DAGS)}}]
 
 
 def backend_knobs(variant: str, backend: str) -> dict[str, str]:

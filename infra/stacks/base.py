@@ -69,6 +69,7 @@ class StackSettings:
     variant: str = "default"
     session: str | None = None  # labels the workload containers its runs start
     backend: str = "sqlite"  # core.names.BACKENDS: where the orchestrator keeps its state
+    scale: bool = False  # also load the fan-out definition (core.names.FANOUT_NAME)
 
     def port_of(self, service: str) -> int:
         """The port of a server the stack runs beside its UI (SERVICE_PORTS)."""
@@ -108,6 +109,9 @@ class RunStatus:
     first_task_started: float | None = None
     ended: float | None = None
     steps: dict[str, str] = field(default_factory=dict)  # step name → its state
+    # A fan-out run's mapped no-op tasks recorded as succeeded (counted by the API, not
+    # listed: task lists are paged at 100 or 200); None for a pipeline run.
+    tasks_succeeded: int | None = None
 
 
 class Stack(ABC):
@@ -169,6 +173,18 @@ class Stack(ABC):
     @abstractmethod
     def status(self, s: StackSettings, run_id: str) -> RunStatus:
         """The run's state as the orchestrator records it."""
+
+    def trigger_fanout(self, s: StackSettings, n: int) -> str:
+        """Start the fan-out definition (core.names.FANOUT_NAME) with `n` mapped no-op
+        tasks through the orchestrator's API; its run id. Needs a stack started with
+        `scale=True`."""
+        raise OrchbenchError(f"{self.name}'s stack has no fan-out definition.",
+                             "Measure the fan-out on a stack that has one.")
+
+    def fanout_status(self, s: StackSettings, run_id: str) -> RunStatus:
+        """A fan-out run's state, its start and end, and `tasks_succeeded`."""
+        raise OrchbenchError(f"{self.name}'s stack has no fan-out definition.",
+                             "Measure the fan-out on a stack that has one.")
 
     def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
         """The processes executing the run's steps (what a SIGKILL of "the worker"
@@ -308,12 +324,15 @@ class RunningStack:
             time.sleep(interval_s)
 
     def wait_run(self, run_id: str, timeout_s: float = 600,
-                 until: Callable[[RunStatus], bool] = lambda st: st.final) -> RunStatus:
-        """Poll a run until `until` holds (by default: a final state)."""
+                 until: Callable[[RunStatus], bool] = lambda st: st.final,
+                 read: Callable[[StackSettings, str], RunStatus] | None = None) -> RunStatus:
+        """Poll a run until `until` holds (by default: a final state). `read` reads its
+        status (by default the stack's `status`: a pipeline run's)."""
+        read = read or self.stack.status
         deadline = time.perf_counter() + timeout_s
         status = None
         while time.perf_counter() < deadline:
-            status = _quietly(self.stack.status, self.settings, run_id)
+            status = _quietly(read, self.settings, run_id)
             if status is not None and until(status):
                 return status
             self.processes()

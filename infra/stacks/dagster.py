@@ -64,6 +64,16 @@ died as failed, run monitoring or not (measured: FAILURE 1-2 s after the SIGKILL
 the step stays IN_PROGRESS, its container keeps running). Run monitoring (off by default) cannot
 check DefaultRunLauncher's workers (`supports_check_run_worker_health` is False);
 it adds a start timeout (runs stuck STARTING/NOT_STARTED) and a poll of its own.
+
+The scale scenario: a stack started with `scale` sets $ORCHBENCH_SCALE=1 for all its
+processes, so definitions.py also defines the fan-out job (dagster_impl/scale.py), run
+by the variant's executor like the pipeline. trigger_fanout launches it with n mapped
+no-op ops; fanout_status counts the succeeded ones without listing them. Measured
+(2-core machine, other stacks running beside it, load 3-15; trigger → run end, one run
+each): default (multiprocess, 2 step processes at a time) on postgres N=5 55 s, 10 69 s,
+100 239 s, so 500 would take some 20 min; tuned (in_process) on postgres 5/10/100/500:
+4/5/25/103 s, on sqlite (dagster dev) 4/4/8/24 s. Peak PSS during the run: default
+686-714 MB, tuned 494-526 MB on postgres, 597-644 MB on sqlite.
 """
 
 from __future__ import annotations
@@ -77,7 +87,7 @@ from typing import Any
 import psutil
 
 from core.errors import OrchbenchError
-from core.names import PIPELINE_NAME
+from core.names import FANOUT_NAME, FANOUT_RUN_LIMIT, PIPELINE_NAME
 from core.registry import STEP_NAMES
 from infra.services import SUPERUSER, Postgres
 from infra.stacks.base import (
@@ -106,6 +116,15 @@ DEQUEUE_S = "ORCHBENCH_DAGSTER_DEQUEUE_INTERVAL_S"
 MONITORING = "ORCHBENCH_DAGSTER_RUN_MONITORING"
 MONITORING_POLL_S = "ORCHBENCH_DAGSTER_RUN_MONITORING_POLL_S"
 MONITORING_START_TIMEOUT_S = "ORCHBENCH_DAGSTER_RUN_MONITORING_START_TIMEOUT_S"
+# "1" makes definitions.py define the fan-out job too (StackSettings.scale).
+SCALE = "ORCHBENCH_SCALE"
+# The tag of fan-out runs, which the queue's tag_concurrency_limits hold to
+# FANOUT_RUN_LIMIT at once (the queued variants: with DefaultRunCoordinator, "tuned",
+# nothing queues and nothing limits).
+SCALE_TAG = "orchbench/scale"
+# dagster_impl/scale.py's listing op, whose config carries n (not imported: this side
+# never imports Dagster).
+FANOUT_OP = "fan_out"
 
 _LAUNCH = """
 mutation Launch($params: ExecutionParams!) {
@@ -123,6 +142,22 @@ query Status($runId: ID!) {
   runOrError(runId: $runId) {
     __typename
     ... on Run { status startTime endTime stepStats { stepKey status startTime endTime } }
+    ... on Error { message }
+  }
+}"""
+
+# A fan-out run counted, not listed: stats.stepsSucceeded is the run's STEP_SUCCESS events,
+# counted by the event log storage (dagster_graphql/schema/pipelines/pipeline_run_stats.py
+# RunStatsSnapshot; dagster/_core/storage/event_log/sql_event_log.py get_stats_for_run,
+# a COUNT grouped by event type), where stepStats would list all n + 1 steps.
+_FANOUT_STATUS = """
+query FanoutStatus($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run {
+      status startTime endTime
+      stats { __typename ... on RunStatsSnapshot { stepsSucceeded } ... on PythonError { message } }
+    }
     ... on Error { message }
   }
 }"""
@@ -160,6 +195,8 @@ class DagsterStack(Stack):
         # $DAGSTER_HOME/logs (our stack logs' folder, log_path) to .logs_queue, posts its
         # files to telemetry.dagster.io and deletes them: this variable alone stops it.
         env = {"DAGSTER_HOME": str(self.dagster_home(s)), "DAGSTER_DISABLE_TELEMETRY": "1"}
+        if s.scale:  # every process that loads the definitions: code server, run workers…
+            env[SCALE] = "1"
         if s.backend == "sqlite":
             return [Command("dagster-dev", [str(bin_dir / "dagster"), "dev", "-h", s.host,
                                             "-p", str(s.port), "-m", LOCATION], env)]
@@ -239,8 +276,15 @@ class DagsterStack(Stack):
         # dagster._core: the module Dagster's own defaults name (dagster.core no longer exists).
         lines += ["run_coordinator:", "  module: dagster._core.run_coordinator",
                   f"  class: {coordinator}"]
+        queue = []
         if coordinator == "QueuedRunCoordinator" and DEQUEUE_S in env:
-            lines += ["  config:", f"    dequeue_interval_seconds: {int(env[DEQUEUE_S])}"]
+            queue += [f"    dequeue_interval_seconds: {int(env[DEQUEUE_S])}"]
+        if coordinator == "QueuedRunCoordinator" and s is not None and s.scale:
+            # the fan-out's run concurrency limit: Dagster's own, a tag limit of the queue
+            queue += ["    tag_concurrency_limits:", f"      - key: {SCALE_TAG}",
+                      f"        value: {FANOUT_NAME}", f"        limit: {FANOUT_RUN_LIMIT}"]
+        if queue:
+            lines += ["  config:", *queue]
         if env.get(MONITORING) == "true":
             lines += ["run_monitoring:", "  enabled: true",
                       f"  poll_interval_seconds: {int(env.get(MONITORING_POLL_S, '120'))}",
@@ -272,15 +316,17 @@ class DagsterStack(Stack):
         return f"http://{s.host}:{s.port}"
 
     def ready(self, s: StackSettings) -> bool:
-        """The webserver answers, our code location is loaded with the job, and (with
-        the queued coordinator) the daemon that dequeues runs has reported healthy."""
+        """The webserver answers, our code location is loaded with the job (and the
+        fan-out job, on a stack started with `scale`), and (with the queued coordinator)
+        the daemon that dequeues runs has reported healthy."""
         if not answers(f"{self.ui_url(s)}/server_info"):
             return False
         data = self._graphql(s, _READY)
         entries = data["workspaceOrError"].get("locationEntries") or []
+        wanted = {JOB, FANOUT_NAME} if s.scale else {JOB}
         loaded = any(
             entry["name"] == LOCATION and entry["loadStatus"] == "LOADED"
-            and any(JOB in [j["name"] for j in repo["jobs"]]
+            and any(wanted <= {j["name"] for j in repo["jobs"]}
                     for repo in (entry.get("locationOrLoadError") or {}).get("repositories", []))
             for entry in entries)
         if not loaded:
@@ -305,13 +351,32 @@ class DagsterStack(Stack):
             "executionMetadata": {"tags": [{"key": "orchbench/run_id", "value": run_id},
                                            {"key": "orchbench/logical_date", "value": day}]},
         }
+        return self._launch(s, execution, f"{JOB} for {day}")
+
+    def trigger_fanout(self, s: StackSettings, n: int) -> str:
+        """launchRun of the fan-out job (dagster_impl/scale.py) with `n` mapped no-op ops
+        (run config ops.fan_out.config.n); Dagster's run id. Raises OrchbenchError if
+        Dagster refuses it: on a stack started without `scale` the job does not exist
+        (PipelineNotFoundError); a negative n fails the run, not the launch."""
+        execution = {
+            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
+                         "jobName": FANOUT_NAME},
+            "runConfigData": {"ops": {FANOUT_OP: {"config": {"n": n}}}},
+            "executionMetadata": {"tags": [{"key": "orchbench/fanout_n", "value": str(n)},
+                                           {"key": SCALE_TAG, "value": FANOUT_NAME}]},
+        }
+        return self._launch(s, execution, f"{FANOUT_NAME} with n={n}")
+
+    def _launch(self, s: StackSettings, execution: dict[str, Any], what: str) -> str:
+        """launchRun(execution) → the run id; an answer other than LaunchRunSuccess
+        raises OrchbenchError naming `what` and Dagster's reason."""
         # Without the queue, launchRun returns only once the run worker has started
         # (an interpreter importing Dagster and our job): seconds, more on a busy machine.
         result = self._graphql(s, _LAUNCH, {"params": execution}, timeout_s=120)["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":
             detail = result.get("message") or "; ".join(e["message"] for e in result.get(
                 "errors", []))
-            raise OrchbenchError(f"Dagster refused to launch {JOB} for {day}: "
+            raise OrchbenchError(f"Dagster refused to launch {what}: "
                                  f"{result['__typename']}: {detail}",
                                  f"See the UI at {self.ui_url(s)} and the stack's logs.")
         return str(result["run"]["runId"])
@@ -329,6 +394,28 @@ class DagsterStack(Stack):
             first_task_started=min(starts) if starts else None,
             ended=run["endTime"] if run["status"] in FINAL else None,
             steps={name: stats[name]["status"] for name in STEP_NAMES if name in stats})
+
+    def fanout_status(self, s: StackSettings, run_id: str) -> RunStatus:
+        """A fan-out run: its state, first_task_started = the run's startTime and ended =
+        its endTime (epoch seconds, as Dagster records them: RUN_START / the final run
+        event), and tasks_succeeded = the `noop` steps that succeeded, counted by the API
+        (_FANOUT_STATUS): stepsSucceeded counts the listing op too, and it is the only
+        step that can succeed before a noop, so any count ≥ 1 includes it once. `steps`
+        stays empty (no list of n steps). Raises OrchbenchError for an unknown run."""
+        run = self._graphql(s, _FANOUT_STATUS, {"runId": run_id})["runOrError"]
+        if run["__typename"] != "Run":
+            raise OrchbenchError(f"Dagster has no run {run_id}: {run.get('message')}",
+                                 "Pass a run id that trigger_fanout() returned.")
+        stats = run["stats"]
+        if stats["__typename"] != "RunStatsSnapshot":
+            raise OrchbenchError(f"Dagster could not count run {run_id}'s steps: "
+                                 f"{stats.get('message')}", "See the stack's logs.")
+        final = run["status"] in FINAL
+        return RunStatus(
+            run_id=run_id, state=run["status"], final=final,
+            succeeded=run["status"] == "SUCCESS", first_task_started=run["startTime"],
+            ended=run["endTime"] if final else None,
+            tasks_succeeded=max(0, int(stats["stepsSucceeded"]) - 1))
 
     def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
         """The run worker (its pid from the run's own "Started process for run" event)

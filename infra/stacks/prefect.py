@@ -57,6 +57,12 @@ Facts from Prefect 3.9's source that decide the figures (see `knobs`):
   worker polls for its runs (server/api/workers.py `get_scheduled_flow_runs` →
   models/deployments.py `mark_deployments_ready`); a work pool is READY while a worker
   sends heartbeats (`PREFECT_WORKER_HEARTBEAT_SECONDS`, 30).
+
+With `StackSettings.scale`, `prefect_impl.deploy --scale` also serves (or deploys to the
+pool) the fan-out flow of prefect_impl/scale.py, deployment FANOUT_NAME/FANOUT_NAME; the
+stack is ready once both deployments are. Its task runs reach the API only through
+events, recorded by the server's TaskRunRecorder (server/services/task_run_recorder.py)
+seconds after the flow run is Completed: `fanout_status` counts them as they arrive.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ from typing import Any
 import psutil
 
 from core.errors import OrchbenchError
-from core.names import DEPLOYMENT_NAME, PIPELINE_NAME
+from core.names import DEPLOYMENT_NAME, FANOUT_NAME, PIPELINE_NAME
 from infra.envs import ENVS
 from infra.services import Postgres
 from infra.stacks.base import (
@@ -87,6 +93,8 @@ from infra.stacks.base import (
 )
 
 FLOW, DEPLOYMENT = PIPELINE_NAME, DEPLOYMENT_NAME  # prefect_impl/flow.py and deploy.py
+FANOUT = FANOUT_NAME  # prefect_impl/scale.py: the flow's name and its deployment's
+FANOUT_TASK = "noop"  # prefect_impl/scale.py TASK_NAME: its task runs are noop-<key>
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 POLL_DEFAULT_S = 10  # RunnerSettings.poll_frequency
 QUERY_DEFAULT_S = 10  # WorkerSettings.query_seconds
@@ -110,7 +118,7 @@ class PrefectStack(Stack):
         prefect_cli = str(ENVS["prefect"].path / "bin" / "prefect")
         server = [prefect_cli, "server", "start", "--host", s.host, "--port", str(s.port)]
         deploy = [self.python(), "-m", "prefect_impl.deploy", "--config", str(s.config),
-                  "--home", str(s.home)]
+                  "--home", str(s.home), *(["--scale"] if s.scale else [])]
         if s.backend == "sqlite":
             return [
                 Command("server", server),
@@ -182,16 +190,21 @@ class PrefectStack(Stack):
         """The API answers and this stack's serve process or worker serves the
         deployment: the deployment is registered anew on start (`updated`), then
         polled for its runs (`last_polled`; Prefect says READY). A READY left by an
-        earlier start that polled within the last minute does not count. On
-        "postgres" the work pool is READY too: the worker has sent its heartbeat."""
+        earlier start that polled within the last minute does not count. With `scale`,
+        the fan-out's deployment likewise. On "postgres" the work pool is READY too:
+        the worker has sent its heartbeat."""
         if not answers(f"{self.api(s)}/health"):
             return False
-        found = self.deployment(s, attempts=1)
-        polled = (found is not None and found.get("status") == "READY"
-                  and bool(found.get("last_polled"))
-                  and epoch(found["last_polled"]) >= epoch(found["updated"]))
-        if not polled or s.backend == "sqlite":
-            return polled
+        wanted = [(FLOW, DEPLOYMENT), *([(FANOUT, FANOUT)] if s.scale else [])]
+        for flow_name, name in wanted:
+            found = self.deployment(s, attempts=1, flow=flow_name, name=name)
+            polled = (found is not None and found.get("status") == "READY"
+                      and bool(found.get("last_polled"))
+                      and epoch(found["last_polled"]) >= epoch(found["updated"]))
+            if not polled:
+                return False
+        if s.backend == "sqlite":
+            return True
         pool = http_json("GET", f"{self.api(s)}/work_pools/{POOL}")
         return pool.get("status") == "READY"
 
@@ -235,6 +248,45 @@ class PrefectStack(Stack):
             ended=epoch(run["end_time"]) if run.get("end_time") else None,
             steps={t["name"]: (t.get("state_type") or "PENDING").upper() for t in task_runs})
 
+    def trigger_fanout(self, s: StackSettings, n: int) -> str:
+        """Create a run of the fan-out's deployment with parameters {"n": n} (n mapped
+        no-op tasks, prefect_impl/scale.py); its flow run id. Like `trigger`, it starts
+        Scheduled-for-now, until the serve process or worker polls. Raises
+        OrchbenchError if the deployment is missing (a stack started without
+        `scale`), urllib.error.HTTPError if the API refuses the run."""
+        deployment = self.deployment(s, flow=FANOUT, name=FANOUT)
+        if deployment is None:
+            raise OrchbenchError(f"Prefect has no deployment {FANOUT}/{FANOUT} to run.",
+                                 "Start the stack with StackSettings(scale=True), and wait "
+                                 "until it is ready; see its serve.log or deploy.log.")
+        run = call("POST", f"{self.api(s)}/deployments/{deployment['id']}/create_flow_run",
+                   {"parameters": {"n": n}})
+        return str(run["id"])
+
+    def fanout_status(self, s: StackSettings, run_id: str) -> RunStatus:
+        """The fan-out flow run's state (epoch-second times): `first_task_started` is the
+        flow run's start_time (the tasks start ms later, but theirs are recorded late,
+        see below), `ended` its end_time, `tasks_succeeded` the number of its task runs
+        named noop-… in state COMPLETED, counted by the API (`POST /task_runs/count`,
+        server/api/task_runs.py; a `/task_runs/filter` answer holds at most the
+        server's default_limit, 200: settings/models/server/api.py). Task runs are
+        written from the flow-run process's events by the server's TaskRunRecorder
+        (server/services/task_run_recorder.py), so the count reaches n seconds after
+        the flow run's own COMPLETED: poll until it does. Raises what http_json
+        raises (urllib.error.HTTPError: 404 for an unknown run id)."""
+        # No retries here: callers poll (wait_run), and a late answer would blur times.
+        run = http_json("GET", f"{self.api(s)}/flow_runs/{run_id}")
+        succeeded = http_json("POST", f"{self.api(s)}/task_runs/count", {"task_runs": {
+            "flow_run_id": {"any_": [run_id]},
+            "name": {"like_": f"{FANOUT_TASK}-"},  # SQL ILIKE %noop-%
+            "state": {"type": {"any_": ["COMPLETED"]}}}})
+        state = (run.get("state_type") or "PENDING").upper()
+        return RunStatus(
+            run_id=run_id, state=state, final=state in FINAL, succeeded=state == "COMPLETED",
+            first_task_started=epoch(run["start_time"]) if run.get("start_time") else None,
+            ended=epoch(run["end_time"]) if run.get("end_time") else None,
+            tasks_succeeded=int(succeeded))
+
     def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
         """The flow-run subprocess of this run, a child of the serve process
         (`python -m prefect.engine`, runner/_starter_engine.py) or of the worker
@@ -260,9 +312,12 @@ class PrefectStack(Stack):
     def api(self, s: StackSettings) -> str:
         return f"http://{s.host}:{s.port}/api"
 
-    def deployment(self, s: StackSettings, attempts: int = 6) -> dict[str, Any] | None:
+    def deployment(self, s: StackSettings, attempts: int = 6, flow: str = FLOW,
+                   name: str = DEPLOYMENT) -> dict[str, Any] | None:
+        """The deployment flow/name as the API returns it (the pipeline's by default),
+        or None if there is none (404)."""
         try:
-            return call("GET", f"{self.api(s)}/deployments/name/{FLOW}/{DEPLOYMENT}",
+            return call("GET", f"{self.api(s)}/deployments/name/{flow}/{name}",
                         attempts=attempts)
         except urllib.error.HTTPError as err:
             if err.code == 404:
