@@ -51,6 +51,16 @@ class Plan:
     # (issue 13). The quick plan keeps one: CI runs it, and each layout is another start
     # of every stack.
     served_backends: tuple[str, ...] = ("sqlite",)
+    # The scale curve (benchmarks/scale.py): fan-outs of these many no-op tasks, one run
+    # each, on every served layout's "default" start; a run that passes the timeout is
+    # the figure, and ends the curve. The quick plan runs one small size: the path end to
+    # end, on the development layouts CI serves.
+    scale_fanout_sizes: tuple[int, ...] = ()
+    scale_timeout_s: float = 600.0
+    # Then scale_runs fan-outs of scale_run_tasks tasks at once, against the definition's
+    # run concurrency limit (core.names.FANOUT_RUN_LIMIT); 0: not measured.
+    scale_runs: int = 0
+    scale_run_tasks: int = 1
     scenarios: tuple[str, ...] = SCENARIOS
     # Repetition until precise (issue 13, benchmarks/repeat.py): a figure whose samples can
     # be retaken one at a time is measured `reps` times (served_triggers for served runs),
@@ -83,6 +93,7 @@ QUICK = Plan(mode="quick", warmup=1, reps=2, chain_sizes=(1, 4), fanout_n=4,
              fanout_sleep_s=1.0, pipeline_reps=1, served_triggers=1, install_reps=1,
              failure_reps=1, kill_grace_s=10, local_kill_grace_s=10, ui_settle_s=5,
              served_variants=("default",), policy_days=2, served_backends=("sqlite",),
+             scale_fanout_sizes=(5,), scale_timeout_s=300, scale_runs=5, scale_run_tasks=1,
              skip_variants=(("dagster", "multiprocess"),))
 # The full plan repeats until precise (issue 13): ±5 % needs 6 samples at the least (the
 # smallest n with a 95 % interval of the median), 20 give the interval X(6)–X(15). The
@@ -96,6 +107,8 @@ FULL = Plan(mode="full", warmup=1, reps=5, chain_sizes=(1, 4, 8, 16), fanout_n=6
             ui_settle_s=15,
             served_variants=("default", "tuned"), policy_days=28,
             served_backends=("sqlite", "postgres", "celery"),
+            scale_fanout_sizes=(10, 100, 500), scale_timeout_s=600, scale_runs=20,
+            scale_run_tasks=10,
             precision_rel=0.05, max_reps=20, max_figure_s=120.0)
 
 

@@ -119,13 +119,20 @@ def layout(backend: str) -> str:
 
 @dataclass
 class ChainPoint:
-    """Wall time of a chain (or fan-out) of n no-op tasks, each repetition a sample."""
+    """Wall time of a chain (or fan-out) of n no-op tasks, each repetition a sample.
 
-    scenario: str  # "chain" | "fanout"
+    "scale_fanout" points (benchmarks/scale.py) come from a served stack: its layout
+    (`backend`, as Figure's), the stack's peak PSS during the run (MB), and how long
+    after the run's end its last task was recorded succeeded (s; Prefect's events)."""
+
+    scenario: str  # "chain" | "fanout" | "scale_fanout"
     orchestrator: str
     variant: str
     n: int
     samples: list[float]
+    backend: str = ""
+    peak_pss_mb: float | None = None
+    recorded_after_s: float | None = None
 
 
 @dataclass

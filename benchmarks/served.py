@@ -19,7 +19,11 @@ each start:
   the container runs, the process executing the run's steps gets SIGKILL. Then:
   does the orchestrator's record reach a final state within the grace period,
   which state, how long after the kill, what containers stayed, are the lake and
-  the current model intact.
+  the current model intact;
+- scale (default start only; benchmarks/scale.py): the fan-out curve
+  (Plan.scale_fanout_sizes), then Plan.scale_runs runs at once against the fan-out's
+  run concurrency limit; last, after the killed worker, so that a run that passes its
+  timeout leaves nothing behind it to measure.
 
 A production layout's PostgreSQL cluster lives outside the home (as root, under
 /var/lib/postgresql/orchbench/): it is removed once its stack stopped. A production
@@ -38,6 +42,7 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks import scale
 from benchmarks.failure import count_containers, snapshot, verify
 from benchmarks.fixtures import bench_day, fresh_home
 from benchmarks.plan import Bench, Plan
@@ -57,11 +62,18 @@ KILL_EXPECTED = ("the orchestrator marks the step (or the run) failed soon after
 
 
 def units(plan: Plan) -> int:
-    return len(layouts(plan)) * len(plan.served_variants) * _units_per_start(plan) + 1
+    return len(layouts(plan)) * sum(_units_per_start(plan, v) for v in plan.served_variants) + 1
 
 
-def _units_per_start(plan: Plan) -> int:
-    return 2 + plan.served_triggers  # answers, each served run, the killed worker
+def _units_per_start(plan: Plan, variant: str) -> int:
+    """The UI answers, each served run, the killed worker; the scale curve's sizes."""
+    scale_units = len(plan.scale_fanout_sizes) + (1 if plan.scale_runs else 0)
+    return 2 + plan.served_triggers + (scale_units if _scales(variant) else 0)
+
+
+def _scales(variant: str) -> bool:
+    """Whether a start measures the scale curve: the default one (as installed)."""
+    return variant == "default"
 
 
 def layouts(plan: Plan) -> list[tuple[str, str]]:
@@ -78,7 +90,10 @@ def describe(plan: Plan) -> str:
         for name in plan.orchestrators)
     return (f"served: {stacks}; variants {', '.join(plan.served_variants)}; "
             f"{plan.served_triggers} run(s) and a killed worker per start "
-            f"({len(layouts(plan)) * len(plan.served_variants)} start(s)), then the MLflow UI")
+            f"({len(layouts(plan)) * len(plan.served_variants)} start(s)), then on the "
+            f"default start fan-outs of {', '.join(map(str, plan.scale_fanout_sizes)) or 'no'}"
+            f" task(s) and {plan.scale_runs} run(s) of {plan.scale_run_tasks} at once; then "
+            "the MLflow UI")
 
 
 def run(bench: Bench) -> None:
@@ -133,7 +148,7 @@ def _one_layout(bench: Bench, st: Stack, variant: str, backend: str) -> None:
                                    f"figures from then on are missing: "
                                    f"{problem.splitlines()[0]}")
         bench.log(f"served: {st.name} {variant} on {backend} failed: {problem}")
-        for _ in range(_units_per_start(bench.plan) - done):
+        for _ in range(_units_per_start(bench.plan, variant) - done):
             bench.advance(f"served: {st.name} {variant} {backend} skipped")
 
 
@@ -142,8 +157,9 @@ def _one_stack(bench: Bench, st: Stack, variant: str, backend: str = "sqlite") -
     home = fresh_home(bench, f"served-{st.name}-{backend}-{variant}")
     session = (f"{os.environ.get('ORCHBENCH_SESSION', 'bench')}-{st.name}-{backend}-"
                f"{variant}")
+    scales = _scales(variant) and bool(bench.plan.scale_fanout_sizes or bench.plan.scale_runs)
     settings = StackSettings(home=home, config=home / "config.json", port=free_ports(SPAN),
-                             variant=variant, session=session, backend=backend)
+                             variant=variant, session=session, backend=backend, scale=scales)
     knobs = {**st.knobs(variant, backend), **(st.detection_knobs() if variant == "tuned" else {}),
              "backend": backend}
     try:
@@ -162,6 +178,10 @@ def _one_stack(bench: Bench, st: Stack, variant: str, backend: str = "sqlite") -
             bench.results.failures.append(
                 _kill_worker(bench, st, running, settings, bench_day(bench, runs)))
             bench.advance(f"served: {label} worker killed")
+            if scales:
+                scale.fanout_curve(bench, st, running, settings, knobs)
+                if bench.plan.scale_runs:
+                    scale.concurrent_runs(bench, st, running, settings, knobs)
         finally:
             running.stop()
             sweep(session=session)

@@ -116,6 +116,27 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
     return slope, mean_y - slope * mean_x
 
 
+# `growth`: a cost grows faster than linearly when the marginal cost of one more unit
+# between the two largest sizes is more than SUPERLINEAR times that between the two
+# smallest. 1.5, not 1: single samples of a run on a 2-core machine vary by tens of per
+# cent (the served figures' spread in docs/benchmark).
+SUPERLINEAR = 1.5
+
+
+def growth(points: Sequence[tuple[float, float]]) -> str:
+    """"linear", "faster than linear", or "" with fewer than three distinct sizes, for
+    (size, cost) points (the scale curve's: tasks, s); see SUPERLINEAR."""
+    ordered = sorted(dict(points).items())
+    if len(ordered) < 3:
+        return ""
+
+    def marginal(a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (b[1] - a[1]) / (b[0] - a[0])
+
+    low, high = marginal(ordered[0], ordered[1]), marginal(ordered[-2], ordered[-1])
+    return "faster than linear" if high > SUPERLINEAR * max(low, 1e-9) else "linear"
+
+
 # --- precision of a median, and samples with two modes (issue 13) ----------------------
 
 def _binomial_cdf_half(k: int, n: int) -> float:

@@ -17,6 +17,7 @@ import pytest
 
 from benchmarks import results, stats
 from benchmarks.plan import ORCHESTRATORS
+from core.names import FANOUT_RUN_LIMIT
 from infra.envs import ENVS, ROOT
 
 pytestmark = pytest.mark.slow  # real orchestrators and containers
@@ -145,6 +146,18 @@ def test_served_runs_and_killed_workers_are_measured(run) -> None:
         assert lag and done and 0 < lag.median < done.median
         killed = [c for c in rs.failures if c.scenario == "killed" and c.orchestrator == name]
         assert {c.variant for c in killed} >= {"local", "default"}
+        # the scale curve's one quick size, through each development stack's own API
+        # (benchmarks/scale.py waits until every mapped task is recorded succeeded)
+        fanout = [c for c in rs.chains if c.scenario == "scale_fanout" and c.orchestrator == name]
+        assert [(c.n, c.backend) for c in fanout] == [(5, "sqlite")], (fanout, rs.notes)
+        assert fanout[0].samples[0] > 0 and fanout[0].peak_pss_mb > 100
+        # runs at once against the fan-out's run concurrency limit: each orchestrator's own
+        # limit holds, and every run waited a time of its own
+        most = rs.figure("scale_runs", name, "default", "max_at_once")
+        waits = rs.figure("scale_runs", name, "default", "queue_wait_s")
+        assert most and 1 <= most.median <= FANOUT_RUN_LIMIT, (most, rs.notes)
+        assert waits and len(waits.samples) == rs.settings["scale_runs"]
+        assert all(w >= 0 for w in waits.samples), waits
 
 
 def test_identical_models_and_nothing_left_behind(run) -> None:

@@ -421,3 +421,53 @@ def test_an_older_file_gets_precision_when_rendered(rendered: dict[str, Path],
     assert all(f.precise is None and f.bimodal is False for f in rs.figures)
     md = report.render(rs, tmp_path / "out")["md"].read_text()
     assert "Precision: 0 of " in md and "Repetitions were fixed" in md
+
+
+def test_scale_curve_per_layout_with_slope_and_growth(tmp_path: Path) -> None:
+    """The fan-out curve (benchmarks/scale.py): a row per stack and layout with the wall
+    and peak memory at each size, the slope, and the growth verdict; a plot."""
+    rs = ResultSet(mode="full", command="orchbench bench", started="2026-12-01T10:00:00+00:00",
+                   environment={"cpu_count": 2}, settings={})
+    curves = {("airflow", "postgres"): [(10, 20.0), (100, 110.0), (500, 510.0)],
+              ("dagster", "postgres"): [(10, 12.0), (100, 60.0), (500, 900.0)],
+              ("prefect", "sqlite"): [(10, 5.0), (100, 9.0)]}
+    for (orch, backend), points in curves.items():
+        for n, wall in points:
+            rs.chains.append(ChainPoint("scale_fanout", orch, "default", n, [wall],
+                                        backend=backend, peak_pss_mb=400.0 + n))
+        rs.figures.append(Figure("latency", "scale_fanout", orch, "slope_s_per_task", "s",
+                                 [1.0], "default", backend=backend))
+    paths = report.render(results.load(results.save(rs, tmp_path / "results.json")),
+                          tmp_path / "out")
+    md = paths["md"].read_text()
+    section = md.split("### Scale: fan-out of n no-op tasks")[1].split("\n### ")[0]
+    assert "| layout | n=10 | n=100 | n=500 | per task (slope) | growth |" in section
+    rows = {line.split(" | ")[0].lstrip("| ") + "/" + line.split(" | ")[1]: line
+            for line in section.splitlines() if line.startswith("| ") and "default" in line}
+    assert "linear" in rows["airflow default/postgres"]
+    assert "faster than linear" not in rows["airflow default/postgres"]
+    assert "faster than linear" in rows["dagster default/postgres"]
+    assert "900 MB" in rows["dagster default/postgres"]  # peak PSS at n=500
+    assert "—" in rows["prefect default/sqlite"]  # no n=500 point
+    assert "<svg" in paths["html"].read_text().split("Scale: fan-out")[1]
+    assert "Scale: runs triggered at once" not in md  # not measured, no section
+
+
+def test_runs_at_once_per_layout(tmp_path: Path) -> None:
+    rs = ResultSet(mode="full", command="orchbench bench", started="2026-12-01T10:00:00+00:00",
+                   environment={"cpu_count": 2}, settings={})
+    for backend, waits in (("sqlite", [0.5, 1.0, 30.2]), ("postgres", [0.4, 0.6, 12.0])):
+        rs.figures += [
+            Figure("latency", "scale_runs", "prefect", "makespan_s", "s", [45.0], "default",
+                   backend=backend),
+            Figure("latency", "scale_runs", "prefect", "queue_wait_s", "s", waits, "default",
+                   backend=backend),
+            Figure("latency", "scale_runs", "prefect", "max_at_once", "runs", [4.0], "default",
+                   backend=backend)]
+    md = report.render(rs, tmp_path / "out")["md"].read_text()
+    section = md.split("### Scale: runs triggered at once")[1].split("\n### ")[0]
+    assert "| layout | makespan | queue wait | queue wait p95 | runs per minute | most at once |" \
+        in section
+    rows = [line for line in section.splitlines() if line.startswith("| prefect default |")]
+    assert [r.split(" | ")[1] for r in rows] == ["sqlite", "postgres"]
+    assert "45 s" in rows[0] and "1 s" in rows[0]  # makespan, the median wait

@@ -286,3 +286,20 @@ def test_definition_load_goes_on_only_for_imprecise_orchestrators(tmp_path,  # t
     assert len(walls["direct"]) == 6 and len(walls["prefect"]) == 9
     assert order[:4] == ["direct", "prefect", "prefect", "direct"]  # warm-up, then rep 1
     assert len(units) == latency.definition_load_units(plan)
+
+
+def test_growth_compares_the_marginal_cost_at_both_ends() -> None:
+    assert stats.growth([(10, 2.0), (100, 11.0), (500, 51.0)]) == "linear"
+    assert stats.growth([(10, 2.0), (100, 11.0), (500, 200.0)]) == "faster than linear"
+    assert stats.growth([(10, 2.0), (100, 11.0)]) == ""  # two sizes: a line, no shape
+    # a flat start (marginal cost 0) followed by any rise is faster than linear
+    assert stats.growth([(10, 5.0), (100, 5.0), (500, 9.0)]) == "faster than linear"
+
+
+def test_max_overlap_counts_runs_at_once() -> None:
+    from benchmarks.scale import max_overlap
+
+    assert max_overlap([]) == 0
+    assert max_overlap([(0, 10), (1, 2), (3, 4), (5, 11)]) == 2
+    assert max_overlap([(0, 5), (5, 10)]) == 1  # one ends as the next starts: in turn
+    assert max_overlap([(0, 10)] * 4 + [(10, 12)]) == 4  # four at once, the fifth queued

@@ -25,6 +25,7 @@ from benchmarks.report.formatting import (
     layouts_sentence,
     order_key,
 )
+from benchmarks.report.sections.scale import scale_blocks
 from benchmarks.results import ChainPoint, ResultSet, Timeline
 
 # A chain line whose slowest point is this many times the median line's is left out of
@@ -33,13 +34,14 @@ ZOOM_FACTOR = 4.0
 
 
 def latency_section(results: ResultSet) -> list[Block]:
-    """Heading and the six subsections, in page order."""
+    """Heading and the seven subsections, in page order."""
     blocks: list[Block] = [Heading(2, "Latency", "latency")]
     blocks += definition_load_blocks(results)
     blocks += chain_blocks(results)
     blocks += fanout_blocks(results)
     blocks += pipeline_blocks(results)
     blocks += served_blocks(results)
+    blocks += scale_blocks(results)
     blocks += knobs_blocks(results)
     return blocks
 
