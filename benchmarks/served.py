@@ -20,10 +20,11 @@ each start:
   does the orchestrator's record reach a final state within the grace period,
   which state, how long after the kill, what containers stayed, are the lake and
   the current model intact;
-- scale (default start only; benchmarks/scale.py): the fan-out curve
-  (Plan.scale_fanout_sizes), then Plan.scale_runs runs at once against the fan-out's
-  run concurrency limit; last, after the killed worker, so that a run that passes its
-  timeout leaves nothing behind it to measure.
+- scale (default start only; benchmarks/scale.py): Plan.scale_runs runs at once
+  against the fan-out's run concurrency limit, then the fan-out curve
+  (Plan.scale_fanout_sizes); last, after the killed worker, and the curve last of all,
+  so that a size that passes its timeout (and runs on) leaves nothing behind it to
+  measure.
 
 A production layout's PostgreSQL cluster lives outside the home (as root, under
 /var/lib/postgresql/orchbench/): it is removed once its stack stopped. A production
@@ -178,10 +179,10 @@ def _one_stack(bench: Bench, st: Stack, variant: str, backend: str = "sqlite") -
             bench.results.failures.append(
                 _kill_worker(bench, st, running, settings, bench_day(bench, runs)))
             bench.advance(f"served: {label} worker killed")
-            if scales:
-                scale.fanout_curve(bench, st, running, settings, knobs)
+            if scales:  # the runs at once first: a curve's size that times out runs on
                 if bench.plan.scale_runs:
                     scale.concurrent_runs(bench, st, running, settings, knobs)
+                scale.fanout_curve(bench, st, running, settings, knobs)
         finally:
             running.stop()
             sweep(session=session)
