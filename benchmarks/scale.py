@@ -57,16 +57,16 @@ def fanout_curve(bench: Bench, st: Stack, running: RunningStack, s: StackSetting
     """The fan-out curve of one started stack (see the module's docstring): ChainPoints
     "scale_fanout" (one per size that succeeded), the slope Figure, notes for a size that
     failed. Never raises for a run that fails or times out: that is the figure."""
-    label = f"{st.name} {s.variant}" + ("" if s.backend == "sqlite" else f" {s.backend}")
+    label = s.label(st.name)
     sizes = bench.plan.scale_fanout_sizes
     points: list[ChainPoint] = []
     for i, n in enumerate(sizes):
         try:
             point = _one_size(bench, st, running, s, n)
-        except OrchbenchError as err:
+        except (OrchbenchError, OSError) as err:  # OSError: the API refused (HTTPError)
             bench.results.notes.append(
                 f"scale: {label}: the fan-out of {n} tasks failed, so the curve stops "
-                f"there: {err.problem.splitlines()[0]}")
+                f"there: {_first_line(err)}")
             for m in sizes[i:]:
                 bench.advance(f"scale: {label} fan-out of {m} not measured")
             break
@@ -110,7 +110,7 @@ def concurrent_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSett
     """The concurrent runs of one started stack (see the module's docstring): Figures
     "scale_runs", or a note if a run failed or did not end within Plan.scale_timeout_s
     (counted from the last trigger)."""
-    label = f"{st.name} {s.variant}" + ("" if s.backend == "sqlite" else f" {s.backend}")
+    label = s.label(st.name)
     count, n = bench.plan.scale_runs, bench.plan.scale_run_tasks
     try:
         triggered: dict[str, float] = {}
@@ -121,19 +121,21 @@ def concurrent_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSett
         ended = {run_id: running.wait_run(run_id, max(1.0, deadline - time.perf_counter()),
                                           read=st.fanout_status)
                  for run_id in triggered}
-    except OrchbenchError as err:
+    except (OrchbenchError, OSError) as err:  # OSError: the API refused (HTTPError)
         bench.results.notes.append(f"scale: {label}: {count} runs at once failed: "
-                                   f"{err.problem.splitlines()[0]}")
+                                   f"{_first_line(err)}")
         bench.advance(f"scale: {label} {count} runs at once failed")
         return
-    failed = [f"{r} {st_.state}" for r, st_ in ended.items()
-              if not st_.succeeded or st_.first_task_started is None or st_.ended is None]
+    failed = [f"{run_id} {status.state}" for run_id, status in ended.items()
+              if not status.succeeded or status.first_task_started is None
+              or status.ended is None]
     if failed:
         bench.results.notes.append(f"scale: {label}: of {count} runs at once, "
                                    f"{len(failed)} did not succeed: {', '.join(failed[:3])}")
         bench.advance(f"scale: {label} {count} runs at once: {len(failed)} failed")
         return
-    spans = [(st_.first_task_started or 0.0, st_.ended or 0.0) for st_ in ended.values()]
+    spans = [(status.first_task_started or 0.0, status.ended or 0.0)
+             for status in ended.values()]
     waits = [round(start - triggered[r], 3) for r, (start, _) in zip(ended, spans, strict=True)]
     makespan = max(end for _, end in spans) - min(triggered.values())
     most = max_overlap(spans)
@@ -155,6 +157,11 @@ def concurrent_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSett
     ]
     bench.advance(f"scale: {label} {count} runs at once: {makespan:.0f} s, at most {most} "
                   "at once")
+
+
+def _first_line(err: Exception) -> str:
+    return (err.problem if isinstance(err, OrchbenchError) else f"{type(err).__name__}: "
+            f"{err}").splitlines()[0]
 
 
 def max_overlap(spans: Sequence[tuple[float, float]]) -> int:

@@ -154,13 +154,13 @@ def _one_layout(bench: Bench, st: Stack, variant: str, backend: str) -> None:
 
 
 def _one_stack(bench: Bench, st: Stack, variant: str, backend: str = "sqlite") -> None:
-    label = f"{st.name} {variant}" + ("" if backend == "sqlite" else f" {backend}")
     home = fresh_home(bench, f"served-{st.name}-{backend}-{variant}")
     session = (f"{os.environ.get('ORCHBENCH_SESSION', 'bench')}-{st.name}-{backend}-"
                f"{variant}")
     scales = _scales(variant) and bool(bench.plan.scale_fanout_sizes or bench.plan.scale_runs)
     settings = StackSettings(home=home, config=home / "config.json", port=free_ports(SPAN),
                              variant=variant, session=session, backend=backend, scale=scales)
+    label = settings.label(st.name)
     knobs = {**st.knobs(variant, backend), **(st.detection_knobs() if variant == "tuned" else {}),
              "backend": backend}
     try:
@@ -230,7 +230,7 @@ def _served_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSetting
                  knobs: dict[str, str]) -> int:
     """The served runs, on consecutive dates from the first after the history; how many
     were triggered (the killed worker's run takes the next date)."""
-    label = f"{st.name} {s.variant}" + ("" if s.backend == "sqlite" else f" {s.backend}")
+    label = s.label(st.name)
     lags: list[float] = []
     done: list[float] = []
     # served_triggers runs, then more while the plan asks for precision and the two

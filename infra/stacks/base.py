@@ -71,6 +71,11 @@ class StackSettings:
     backend: str = "sqlite"  # core.names.BACKENDS: where the orchestrator keeps its state
     scale: bool = False  # also load the fan-out definition (core.names.FANOUT_NAME)
 
+    def label(self, name: str) -> str:
+        """How progress lines and notes name a start of stack `name`: "airflow default",
+        with the layout after it unless it is the development one ("… celery")."""
+        return f"{name} {self.variant}" + ("" if self.backend == "sqlite" else f" {self.backend}")
+
     def port_of(self, service: str) -> int:
         """The port of a server the stack runs beside its UI (SERVICE_PORTS)."""
         return self.port + SERVICE_PORTS[service]
