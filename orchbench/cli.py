@@ -223,6 +223,10 @@ def _delete_cluster(home: Path) -> int:
 
     data = Postgres.for_home(home, port=0).data
     if not data.exists():
+        if not home.exists():  # a mistyped --home: say so rather than "nothing to do"
+            raise ConfigError(f"There is no home {home}, and no PostgreSQL cluster of one "
+                              f"(looked for {data}).",
+                              "Give the --home the UI ran with (`orchbench ui` uses var/ui).")
         print(f"{home} has no PostgreSQL cluster (looked for {data}).")
         return 0
     remove_cluster(home)
@@ -358,8 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure setup effort, latency and failure handling")
     p.add_argument("--quick", action="store_true",
-                   help="few repetitions, small sizes (about 20 minutes on 2 cores; "
-                        "the full run takes 70)")
+                   help="few repetitions, small sizes (25-30 minutes on 2 cores; the "
+                        "full run took 70 before the production layouts, and prints "
+                        "its plan first)")
     from benchmarks.plan import SCENARIOS
 
     p.add_argument("--scenario", "-s", action="append",

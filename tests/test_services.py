@@ -144,5 +144,11 @@ def test_a_cluster_without_its_password_file_says_how_to_start_again(tmp_path: P
                                 "--home", str(tmp_path / "home")], cwd=ROOT,
                                capture_output=True, text=True, check=False, timeout=120)
         assert again.returncode == 0 and "has no PostgreSQL cluster" in again.stdout
+        # a home that is not there either: a mistyped --home, an error with its fix
+        typo = subprocess.run([sys.executable, "-m", "orchbench.cli", "ui", "--delete-cluster",
+                               "--home", str(tmp_path / "hmoe")], cwd=ROOT,
+                              capture_output=True, text=True, check=False, timeout=120)
+        assert typo.returncode == 2 and "There is no home" in typo.stderr, typo.stderr
+        assert "--home the UI ran with" in typo.stderr
     finally:
         remove_cluster(tmp_path / "home")
