@@ -22,6 +22,7 @@ from core.errors import ConfigError, OrchbenchError
 from core.names import BACKENDS, BASELINES, ORCHESTRATORS
 
 RUNNABLE = (BASELINES[0], *ORCHESTRATORS)  # what `run` takes: direct, or an orchestrator
+UI_HOME = "var/ui"  # the home of `ui` and `scenario` when --home is not given
 
 
 def progress(line: str) -> None:
@@ -226,7 +227,7 @@ def _delete_cluster(home: Path) -> int:
         if not home.exists():  # a mistyped --home: say so rather than "nothing to do"
             raise ConfigError(f"There is no home {home}, and no PostgreSQL cluster of one "
                               f"(looked for {data}).",
-                              "Give the --home the UI ran with (`orchbench ui` uses var/ui).")
+                              f"Give the --home the UI ran with (`orchbench ui` uses {UI_HOME}).")
         print(f"{home} has no PostgreSQL cluster (looked for {data}).")
         return 0
     remove_cluster(home)
@@ -386,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="all three, each on its default port")
     p.add_argument("--port", type=int, help="port (default: the orchestrator's own: "
                    "Prefect 4200, Airflow 8080, Dagster 3000)")
-    p.add_argument("--home", default="var/ui", help="state and data (default var/ui)")
+    p.add_argument("--home", default=UI_HOME, help=f"state and data (default {UI_HOME})")
     p.add_argument("--days", type=int, default=3, help="pipeline runs made on first start")
     p.add_argument("--backend", choices=BACKENDS, default="sqlite",
                    help="sqlite: the development layout (default); postgres: the production "
@@ -422,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="drift-strong, flaky-container, hang, bad-rows, "
                    "broken-file")
     p.add_argument("--orchestrator", "-o", default="dagster", help=", ".join(RUNNABLE))
-    p.add_argument("--home", default="var/ui", help="the UI's home (default var/ui)")
+    p.add_argument("--home", default=UI_HOME, help=f"the UI's home (default {UI_HOME})")
     p.add_argument("--list", action="store_true", help="list the scenarios")
     p.set_defaults(func=cmd_scenario)
 
