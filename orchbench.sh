@@ -15,5 +15,5 @@ else
   fi
   UV=(python3 -m uv)
 fi
-"${UV[@]}" sync --frozen --quiet
+"${UV[@]}" sync --frozen --quiet --compile-bytecode  # as infra/envs.py SYNC_FLAGS, which says why
 exec .venv/bin/orchbench "$@"

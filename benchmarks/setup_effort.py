@@ -33,7 +33,7 @@ from benchmarks.environment import site_packages
 from benchmarks.plan import Bench, Plan
 from benchmarks.results import Figure
 from core.names import ORCHESTRATORS
-from infra.envs import ENVS, ROOT, uv
+from infra.envs import ENVS, ROOT, SYNC_FLAGS, uv
 from infra.process import clean_environment
 
 FRAMEWORKS = {name: name for name in ORCHESTRATORS}  # wrapper → the package it imports
@@ -183,12 +183,13 @@ def install_flags(env_name: str) -> list[str]:
 
 def install(env_name: str) -> tuple[float, int, float]:
     """Install one environment into a new folder from the warm uv cache, as a user's
-    first `orchbench setup` would (no dev tools): (seconds, packages, MB on disk).
-    Measuring the fresh copy, not our working environments, keeps test and lint
-    tools out of the core's figures."""
+    first `orchbench setup` would (no dev tools), its bytecode compiled as setup and pip
+    compile it (infra.envs.SYNC_FLAGS; uv alone only links files from its cache): (seconds,
+    packages, MB on disk). Measuring the fresh copy, not our working environments, keeps
+    test and lint tools out of the core's figures."""
     with tempfile.TemporaryDirectory(prefix=f"orchbench-install-{env_name}-") as tmp:
         target = Path(tmp) / "venv"
-        command = [uv(), "sync", "--frozen", "--quiet", *install_flags(env_name)]
+        command = [uv(), "sync", *SYNC_FLAGS, *install_flags(env_name)]
         environ = clean_environment({"UV_PROJECT_ENVIRONMENT": str(target),
                                      "UV_PYTHON_DOWNLOADS": "never"})
         started = time.perf_counter()
@@ -243,7 +244,8 @@ def run(bench: Bench) -> None:
         bench.results.figures += [
             Figure("setup", "environment", name, "install_s", "s", samples[name],
                    baseline=None if name == "direct" else base_key,
-                   knobs={"installer": "uv sync --frozen " + " ".join(install_flags(env_name)),
+                   knobs={"installer": " ".join(["uv sync", *SYNC_FLAGS,
+                                                 *install_flags(env_name)]),
                           "cache": "warm"}),
             Figure("setup", "environment", name, "packages", "count", [float(packages)],
                    note=f"a fresh install of {ENVS[env_name].path.name}'s packages, the "
