@@ -178,6 +178,8 @@ def test_results_say_where_they_come_from(run) -> None:
     assert rs.schema_version == results.SCHEMA_VERSION and rs.mode == "quick"
     assert env["cpu_count"] and env["python"] and env["docker_engine"]
     assert env["versions"]["prefect:prefect"] and env["versions"]["dagster:dagster"]
+    # `orchbench setup` compiles every environment's bytecode (infra/envs.py SYNC_FLAGS)
+    assert env["bytecode_compiled"] == {name: True for name in ENVS}, env["bytecode_compiled"]
     assert rs.settings["reps"] >= 2
     every = [f for f in rs.figures if len(f.samples) > 1]
     assert every and all(f.spread == "iqr" and f.low <= f.median <= f.high for f in every)
