@@ -363,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure setup effort, latency and failure handling")
     p.add_argument("--quick", action="store_true",
-                   help="few repetitions, small sizes (25-30 minutes on 2 cores; the "
+                   help="few repetitions, small sizes (about 20 minutes on 2 cores; the "
                         "full run took 70 before the production layouts, and prints "
                         "its plan first)")
     from benchmarks.plan import SCENARIOS
