@@ -61,6 +61,14 @@ class Plan:
     # run concurrency limit (core.names.FANOUT_RUN_LIMIT); 0: not measured.
     scale_runs: int = 0
     scale_run_tasks: int = 1
+    # The backfill (benchmarks/backfill.py): this many consecutive dates after the history
+    # through each orchestrator's own mechanism, on the "default" start of each layout
+    # named here, against the direct backfill of the same dates; 0: not measured. The
+    # quick plan's 2 dates are CI's run of every mechanism end to end (a Monday and a
+    # Tuesday: the weekly cold start's DAG is the full plan's).
+    backfill_days: int = 0
+    backfill_backends: tuple[str, ...] = ()
+    backfill_timeout_s: float = 900.0  # one date's run, from its start
     scenarios: tuple[str, ...] = SCENARIOS
     # Repetition until precise (issue 13, benchmarks/repeat.py): a figure whose samples can
     # be retaken one at a time is measured `reps` times (served_triggers for served runs),
@@ -94,6 +102,7 @@ QUICK = Plan(mode="quick", warmup=1, reps=2, chain_sizes=(1, 4), fanout_n=4,
              failure_reps=1, kill_grace_s=10, local_kill_grace_s=10, ui_settle_s=5,
              served_variants=("default",), policy_days=2, served_backends=("sqlite",),
              scale_fanout_sizes=(5,), scale_timeout_s=300, scale_runs=5, scale_run_tasks=1,
+             backfill_days=2, backfill_backends=("sqlite",),
              skip_variants=(("dagster", "multiprocess"),))
 # The full plan repeats until precise (issue 13): ±5 % needs 6 samples at the least (the
 # smallest n with a 95 % interval of the median), 20 give the interval X(6)–X(15). The
@@ -108,7 +117,7 @@ FULL = Plan(mode="full", warmup=1, reps=5, chain_sizes=(1, 4, 8, 16), fanout_n=6
             served_variants=("default", "tuned"), policy_days=28,
             served_backends=("sqlite", "postgres", "celery"),
             scale_fanout_sizes=(10, 100, 500), scale_timeout_s=600, scale_runs=20,
-            scale_run_tasks=10,
+            scale_run_tasks=10, backfill_days=30, backfill_backends=("postgres",),
             precision_rel=0.05, max_reps=20, max_figure_s=120.0)
 
 

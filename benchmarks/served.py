@@ -20,6 +20,10 @@ each start:
   does the orchestrator's record reach a final state within the grace period,
   which state, how long after the kill, what containers stayed, are the lake and
   the current model intact;
+- a backfill (default start only, on Plan.backfill_backends; benchmarks/backfill.py):
+  right after the UI answers, so the home is still the history's copy, the first
+  Plan.backfill_days dates through the orchestrator's own backfill mechanism, compared
+  with the direct backfill of the same dates; the served runs take the dates after;
 - scale (default start only; benchmarks/scale.py): Plan.scale_runs runs at once
   against the fan-out's run concurrency limit, then the fan-out curve
   (Plan.scale_fanout_sizes); last, after the killed worker, and the curve last of all,
@@ -43,7 +47,7 @@ from pathlib import Path
 
 import psutil
 
-from benchmarks import scale
+from benchmarks import backfill, scale
 from benchmarks.failure import count_containers, snapshot, verify
 from benchmarks.fixtures import bench_day, fresh_home
 from benchmarks.plan import Bench, Plan
@@ -63,18 +67,29 @@ KILL_EXPECTED = ("the orchestrator marks the step (or the run) failed soon after
 
 
 def units(plan: Plan) -> int:
-    return len(layouts(plan)) * sum(_units_per_start(plan, v) for v in plan.served_variants) + 1
+    starts = sum(_units_per_start(plan, v, b) for _, b in layouts(plan)
+                 for v in plan.served_variants)
+    direct = 1 if any(_backfills(plan, v, b) for _, b in layouts(plan)
+                      for v in plan.served_variants) else 0
+    return starts + direct + 1
 
 
-def _units_per_start(plan: Plan, variant: str) -> int:
-    """The UI answers, each served run, the killed worker; the scale curve's sizes."""
+def _units_per_start(plan: Plan, variant: str, backend: str) -> int:
+    """The UI answers, the backfill, each served run, the killed worker; the scale
+    curve's sizes."""
     scale_units = len(plan.scale_fanout_sizes) + (1 if plan.scale_runs else 0)
-    return 2 + plan.served_triggers + (scale_units if _scales(variant) else 0)
+    return (2 + plan.served_triggers + (scale_units if _scales(variant) else 0)
+            + (1 if _backfills(plan, variant, backend) else 0))
 
 
 def _scales(variant: str) -> bool:
     """Whether a start measures the scale curve: the default one (as installed)."""
     return variant == "default"
+
+
+def _backfills(plan: Plan, variant: str, backend: str) -> bool:
+    """Whether a start measures the backfill: the default one, on the plan's layouts."""
+    return variant == "default" and backend in plan.backfill_backends and plan.backfill_days > 0
 
 
 def layouts(plan: Plan) -> list[tuple[str, str]]:
@@ -93,8 +108,11 @@ def describe(plan: Plan) -> str:
             f"{plan.served_triggers} run(s) and a killed worker per start "
             f"({len(layouts(plan)) * len(plan.served_variants)} start(s)), then on the "
             f"default start fan-outs of {', '.join(map(str, plan.scale_fanout_sizes)) or 'no'}"
-            f" task(s) and {plan.scale_runs} run(s) of {plan.scale_run_tasks} at once; then "
-            "the MLflow UI")
+            f" task(s) and {plan.scale_runs} run(s) of {plan.scale_run_tasks} at once; "
+            + (f"first on the default start on {', '.join(plan.backfill_backends)}, a "
+               f"backfill of {plan.backfill_days} date(s) (and direct's); "
+               if plan.backfill_days and plan.backfill_backends else "")
+            + "then the MLflow UI")
 
 
 def run(bench: Bench) -> None:
@@ -149,7 +167,7 @@ def _one_layout(bench: Bench, st: Stack, variant: str, backend: str) -> None:
                                    f"figures from then on are missing: "
                                    f"{problem.splitlines()[0]}")
         bench.log(f"served: {st.name} {variant} on {backend} failed: {problem}")
-        for _ in range(_units_per_start(bench.plan, variant) - done):
+        for _ in range(_units_per_start(bench.plan, variant, backend) - done):
             bench.advance(f"served: {st.name} {variant} {backend} skipped")
 
 
@@ -174,10 +192,13 @@ def _one_stack(bench: Bench, st: Stack, variant: str, backend: str = "sqlite") -
                 figures += _idle_figures(bench, st.name, running, st.config_files(settings),
                                          backend)
             bench.results.figures += figures
-            runs = _served_runs(bench, st, running, settings, knobs)
+            # First, while the home is still the history's copy: identity with direct.
+            first = (backfill.through_stack(bench, st, running, settings, knobs)
+                     if _backfills(bench.plan, variant, backend) else 0)
+            runs = _served_runs(bench, st, running, settings, knobs, first)
             # The next date: a date after a gap would fail in train (the pipeline's rule).
             bench.results.failures.append(
-                _kill_worker(bench, st, running, settings, bench_day(bench, runs)))
+                _kill_worker(bench, st, running, settings, bench_day(bench, first + runs)))
             bench.advance(f"served: {label} worker killed")
             if scales:  # the runs at once first: a curve's size that times out runs on
                 if bench.plan.scale_runs:
@@ -227,9 +248,10 @@ def _idle_figures(bench: Bench, name: str, running: RunningStack | RunningServer
 
 
 def _served_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSettings,
-                 knobs: dict[str, str]) -> int:
-    """The served runs, on consecutive dates from the first after the history; how many
-    were triggered (the killed worker's run takes the next date)."""
+                 knobs: dict[str, str], first: int = 0) -> int:
+    """The served runs, on consecutive dates from the `first`-th after the history (the
+    backfill's took those before); how many were triggered (the killed worker's run
+    takes the next date)."""
     label = s.label(st.name)
     lags: list[float] = []
     done: list[float] = []
@@ -239,7 +261,7 @@ def _served_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSetting
     budget = Budget(bench.plan, reps=bench.plan.served_triggers)
     i = 0
     while budget.more(lags, done):
-        day = bench_day(bench, i)
+        day = bench_day(bench, first + i)
         triggered = time.time()
         run_id = st.trigger(s, day)
         status = budget.take(lambda r=run_id: running.wait_run(r, timeout_s=900))

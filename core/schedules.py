@@ -36,6 +36,33 @@ WEEKLY_COLD = Schedule("weekly_cold", "0 6 * * 0", True,
 SCHEDULES = (DAILY, WEEKLY_COLD)
 
 
+def schedule_for(day: dt.date) -> Schedule:
+    """The one schedule of SCHEDULES that fires on `day`, read from the day-of-week field
+    of its cron (the fifth: 0 or 7 is Sunday, ranges "a-b" and lists "a,b" allowed; a
+    schedule's hour and minute do not matter, one run per date). A backfill runs each
+    date as its schedule would: Sundays with force_cold (WEEKLY_COLD). Raises ValueError
+    if no schedule or more than one fires that day (this module's contract is exactly
+    one)."""
+    weekday = day.isoweekday() % 7  # cron's numbering: Sunday 0, Monday 1 … Saturday 6
+    firing = [s for s in SCHEDULES if weekday in _cron_weekdays(s.cron)]
+    if len(firing) != 1:
+        raise ValueError(f"{len(firing)} schedules fire on {day} ({day:%A}): "
+                         f"{[s.name for s in firing]}; core/schedules.py must give one a day")
+    return firing[0]
+
+
+def _cron_weekdays(cron: str) -> set[int]:
+    """The days of week (0 Sunday … 6 Saturday) of a five-field cron's fifth field."""
+    field = cron.split()[4]
+    if field == "*":
+        return set(range(7))
+    days: set[int] = set()
+    for part in field.split(","):
+        first, _, last = part.partition("-")
+        days.update(d % 7 for d in range(int(first), int(last or first) + 1))
+    return days
+
+
 def definition_name(schedule: Schedule) -> str:
     """The name of the pipeline definition that carries `schedule` where an
     orchestrator needs one definition per schedule (Airflow: a DAG each): the

@@ -130,6 +130,12 @@ def _transform_vars(ctx: RunContext) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- check_drift
+def decision_file(cfg: Config, day: dt.date) -> Path:
+    """Where check_drift records `day`'s decision (JSON: strategy, reason, drifted
+    columns, decision_id …), beside its Evidently report: <home>/drift/<date>/."""
+    return cfg.home / "drift" / day.isoformat() / "decision.json"
+
+
 def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Decide warm or cold, record why, and keep Evidently's report beside the record."""
     cfg, lake, store, day = ctx.cfg, ctx.lake, ctx.store, ctx.day
@@ -141,7 +147,7 @@ def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> d
     enough = len(ref_days) >= cfg.drift.min_reference_days and len(cur_days) == len(
         windows.current_days()
     )
-    folder = cfg.home / "drift" / day.isoformat()
+    folder = decision_file(cfg, day).parent
     drift = None
     if enough:
         drift = measure_drift(
@@ -216,7 +222,7 @@ def check_drift(ctx: RunContext, transformed: dict[str, Any] | None = None) -> d
     record["report"] = str(report) if drift and drift.compared else None
     if record["report"] is None:
         report.unlink(missing_ok=True)  # an earlier run's report of other data
-    write_json(record, folder / "decision.json")
+    write_json(record, decision_file(cfg, day))
     ctx.log(f"decision {day}: {decision.strategy} ({decision.reason})")
     return record
 

@@ -137,6 +137,7 @@ def _run(orchestrator: str, cfg: Config, config: Path, home: Path, day: dt.date,
 
 def _through_orchestrator(name: str, cfg: Config, config: Path, home: Path, day: dt.date,
                           log: Log) -> dict[str, Any]:
+    from core.steps import decision_file
     from infra.stacks import stack
     from infra.stacks.base import running_stack
 
@@ -154,7 +155,7 @@ def _through_orchestrator(name: str, cfg: Config, config: Path, home: Path, day:
     while not status.final and time.monotonic() < deadline:
         time.sleep(1)
         status = st.status(settings, run_id)
-    decision = cfg.home / "drift" / day.isoformat() / "decision.json"
+    decision = decision_file(cfg, day)
     # The UI's API gives each step's state; attempts are on the run's page in the UI.
     return {"orchestrator": name, "logical_date": day.isoformat(), "run_id": run_id,
             "status": "success" if status.succeeded else "failed" if status.final

@@ -162,6 +162,24 @@ def test_served_runs_and_killed_workers_are_measured(run) -> None:
         assert all(w >= 0 for w in waits.samples), waits
 
 
+def test_each_orchestrators_backfill_equals_the_direct_backfill(run) -> None:
+    """Each mechanism end to end (benchmarks/backfill.py): Airflow's backfill API, Dagster's
+    run queue, Prefect's runs created for the dates; every date's decision and model
+    version equal direct's, and the served runs after it still succeed (their dates
+    follow the backfill's)."""
+    rs, _ = run
+    dates = rs.settings["backfill_days"]
+    direct = rs.figure("backfill", "direct", "", "run_s")
+    assert direct and len(direct.samples) == dates, (direct, rs.notes)
+    for name in ORCHESTRATORS:
+        same = rs.figure("backfill", name, "default", "identical_dates")
+        runs = rs.figure("backfill", name, "default", "run_s")
+        wall = rs.figure("backfill", name, "default", "wall_s")
+        assert same and same.samples == [float(dates)], (same, rs.notes)
+        assert runs and len(runs.samples) == dates and wall and wall.median > sum(runs.samples)
+        assert wall.knobs["mechanism"], wall.knobs
+
+
 def test_identical_models_and_nothing_left_behind(run) -> None:
     rs, _ = run
     assert not [n for n in rs.notes if n.startswith("parity")], rs.notes

@@ -471,3 +471,28 @@ def test_runs_at_once_per_layout(tmp_path: Path) -> None:
     rows = [line for line in section.splitlines() if line.startswith("| prefect default |")]
     assert [r.split(" | ")[1] for r in rows] == ["sqlite", "postgres"]
     assert "45 s" in rows[0] and "1 s" in rows[0]  # makespan, the median wait
+
+
+def test_backfill_per_layout_beside_direct(tmp_path: Path) -> None:
+    """A row per stack and layout and direct's (no layout), the mechanism named."""
+    rs = ResultSet(mode="full", command="orchbench bench", started="2026-12-02T10:00:00+00:00",
+                   environment={"cpu_count": 2}, settings={})
+    for name, variant, backend, wall in (("direct", "", "", 500.0),
+                                         ("airflow", "default", "postgres", 900.0)):
+        knobs = {} if name == "direct" else {"mechanism": "POST /api/v2/backfills"}
+        rs.figures += [
+            Figure("latency", "backfill", name, "wall_s", "s", [wall], variant, backend=backend,
+                   knobs=knobs),
+            Figure("latency", "backfill", name, "run_s", "s", [16.0, 17.0, 18.0], variant,
+                   backend=backend, knobs=knobs),
+            Figure("latency", "backfill", name, "identical_dates", "dates", [30.0], variant,
+                   backend=backend, knobs=knobs)]
+    md = report.render(rs, tmp_path / "out")["md"].read_text()
+    section = md.split("### Scale: a backfill of consecutive dates")[1].split("\n### ")[0]
+    assert "airflow: POST /api/v2/backfills" in section
+    assert "| layout | wall | a date's run | mechanism's own | identical to direct |" in section
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines()
+            if line.startswith("| ") and " s " in line}
+    assert rows["direct"].split(" | ")[1] == "—" and "500 s" in rows["direct"]
+    assert rows["airflow default"].split(" | ")[1] == "postgres"
+    assert "30" in rows["airflow default"].split(" | ")[-1]

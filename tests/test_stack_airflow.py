@@ -44,3 +44,21 @@ def test_taken_log_server_port_fails_fast(tmp_path: Path) -> None:
             AirflowStack().start(s, log=lambda _: None)
     assert time.perf_counter() - started < 5
     assert not (tmp_path / "orchestrators" / "airflow" / "ui.json").exists()
+
+
+def test_a_backfill_is_cut_into_stretches_of_one_dag() -> None:
+    """Airflow backfills one DAG at a time, and Sundays are the weekly cold start's DAG:
+    ten days from a Friday are four stretches, in date order."""
+    import datetime as dt
+
+    from core.dates import date_range
+    from core.schedules import DAILY, WEEKLY_COLD, definition_name
+    from infra.stacks.airflow import stretches
+
+    days = [d.isoformat() for d in date_range(dt.date(2026, 1, 16), dt.date(2026, 1, 25))]
+    assert stretches(days) == [
+        (definition_name(DAILY), days[:2]),  # Friday, Saturday
+        (definition_name(WEEKLY_COLD), days[2:3]),  # Sunday the 18th
+        (definition_name(DAILY), days[3:9]),  # Monday … Saturday
+        (definition_name(WEEKLY_COLD), days[9:]),
+    ]

@@ -32,3 +32,21 @@ def test_knobs_and_instance_settings() -> None:
     with pytest.raises(OrchbenchError, match="variant"):
         st.knobs("fast")
 
+
+
+@pytest.mark.parametrize("scale", [False, True])
+def test_the_queue_runs_one_backfill_run_at_a_time(scale: bool, tmp_path: Path) -> None:
+    """The queue's tag limits: a backfill's runs one at a time (Stack.backfill's order),
+    and with `scale` the fan-out's run limit too; tuned has no queue, so no limits."""
+    import yaml
+
+    from core.names import FANOUT_RUN_LIMIT
+    from infra.stacks.dagster import BACKFILL_TAG, SCALE_TAG
+
+    st = DagsterStack()
+    s = StackSettings(home=tmp_path, config=tmp_path / "c.json", port=1, scale=scale)
+    queue = yaml.safe_load(st.dagster_yaml(st.environment(s), s))["run_coordinator"]["config"]
+    limits = {limit["key"]: limit["limit"] for limit in queue["tag_concurrency_limits"]}
+    assert limits == {BACKFILL_TAG: 1, **({SCALE_TAG: FANOUT_RUN_LIMIT} if scale else {})}
+    tuned = StackSettings(home=tmp_path, config=tmp_path / "c.json", port=1, variant="tuned")
+    assert "tag_concurrency_limits" not in st.dagster_yaml(st.environment(tuned), tuned)

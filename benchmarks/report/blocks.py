@@ -17,6 +17,7 @@ from benchmarks.report.formatting import (
     order_key,
 )
 from benchmarks.results import Figure, ResultSet, backend_suffix, layout
+from core.names import BASELINES
 
 
 def figures_of(results: ResultSet, scenario: str, metric: str,
@@ -72,15 +73,15 @@ def layout_table(results: ResultSet, scenario: str,
                  metrics: Iterable[tuple[str, str]]) -> Table:
     """figure_table with a row per layout too: each orchestrator/variant's layouts in
     adjacent rows, the layout in the first column ("" read as "sqlite"), so the same
-    stack's figures on SQLite and PostgreSQL are read one under the other. A development
-    layout's row keeps figure_table's key."""
+    stack's figures on SQLite and PostgreSQL are read one under the other (a baseline's
+    layout is "—"). A development layout's row keeps figure_table's key."""
     metrics = list(metrics)
     triples = sorted({(f.orchestrator, f.variant, layout(f.backend)) for f in results.figures
                       if f.scenario == scenario},
                      key=lambda t: (*order_key(t[0], t[1]), layout_rank(t[2])))
     rows = []
     for orch, variant, backend in triples:
-        cells = [Cell.of(backend)]
+        cells = [Cell.of(NONE if orch in BASELINES else backend)]  # a baseline has none
         cells += [Cell([figure_texts(results.figure(scenario, orch, variant, m, backend))])
                   for m, _ in metrics]
         rows.append(Row(impl_label(orch, variant), cells,

@@ -78,12 +78,15 @@ Facts that shape this module (measured on Airflow 3.3.2 with the celery provider
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import secrets
+import time
 import urllib.error
 import urllib.parse
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -93,7 +96,7 @@ from airflow_impl.settings import DAGS, airflow_environment
 from core.errors import OrchbenchError
 from core.names import FANOUT_NAME, PIPELINE_NAME
 from core.registry import STEP_NAMES
-from core.schedules import SCHEDULES, definition_name
+from core.schedules import SCHEDULES, definition_name, schedule_for
 from infra.envs import ENVS
 from infra.services import Postgres, Redis
 from infra.stacks.base import (
@@ -116,6 +119,9 @@ SCALE_DAGS = DAGS.parent / "scale"
 SCALE_BUNDLE = "orchbench-scale"
 FANOUT_TASK = "noop"
 VARIANTS = ("default", "tuned", "detect", "ui")
+# How long a DAG's next backfill is asked for again while Airflow refuses it (409) because
+# the one before is not yet marked completed: the scheduler checks every 30 s.
+BACKFILL_REFUSED_FOR_S = 60
 
 # The port roles beside the UI's, as offsets from it (see the module docstring).
 EXTRA_PORTS = {
@@ -281,9 +287,12 @@ class AirflowStack(Stack):
         """Unpause the DAGs (both pipeline DAGs, and the fan-out's with `scale`): Airflow
         never starts a paused DAG's runs, triggered or not."""
         for dag_id in dag_ids(s):
-            self._api(s, "PATCH", f"/api/v2/dags/{dag_id}?update_mask=is_paused",
-                      {"is_paused": False})
+            self._set_paused(s, dag_id, False)
         log(f"airflow: unpaused {', '.join(dag_ids(s))}")
+
+    def _set_paused(self, s: StackSettings, dag_id: str, paused: bool) -> None:
+        self._api(s, "PATCH", f"/api/v2/dags/{dag_id}?update_mask=is_paused",
+                  {"is_paused": paused})
 
     # ---- runs
     def trigger(self, s: StackSettings, day: str, *, force_cold: bool = False,
@@ -305,9 +314,13 @@ class AirflowStack(Stack):
         return str(made["dag_run_id"])
 
     def status(self, s: StackSettings, run_id: str) -> RunStatus:
-        run_path = f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+        return self._run_status(s, run_id, DAG_ID)
+
+    def _run_status(self, s: StackSettings, run_id: str, dag_id: str) -> RunStatus:
+        """A run of the pipeline DAG `dag_id` (either schedule's: DAG_IDS)."""
+        run_path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         run = self._api(s, "GET", run_path)
-        tis = self.task_instances(s, run_id)
+        tis = self.task_instances(s, run_id, dag_id)
         starts = [_epoch(ti["start_date"]) for ti in tis if ti.get("start_date")]
         state = str(run["state"])
         return RunStatus(
@@ -365,8 +378,88 @@ class AirflowStack(Stack):
             tasks_succeeded=int(done["total_entries"]),
         )
 
-    def task_instances(self, s: StackSettings, run_id: str) -> list[dict[str, Any]]:
-        run_path = f"/api/v2/dags/{DAG_ID}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
+    def backfill(self, running: RunningStack, days: Sequence[str],
+                 timeout_s: float = 900) -> list[RunStatus]:
+        """Airflow's own backfill (Airflow 3: `POST /api/v2/backfills`, which replaced the
+        `airflow dags backfill` job): the API server creates a DAG run per date of the DAG's
+        timetable in [from_date, to_date] at once, and the scheduler runs them at most
+        `max_active_runs` (here 1) at a time, in logical-date order (models/backfill.py,
+        `_create_backfill`). See Stack.backfill for the contract.
+
+        The timetable is two DAGs (the daily one, Monday to Saturday, and the weekly cold
+        start on Sundays: core/schedules.py), and a backfill is of one DAG. Run together,
+        the two would run a Sunday beside its Saturday or Monday, so the dates are cut into
+        stretches of one DAG (`stretches`), each backfilled and waited for before the next.
+        The API refuses a DAG's next backfill (409, "Another backfill is running") until
+        the scheduler has marked the previous one completed, which it checks every 30 s
+        (`_mark_backfills_complete`): refused, it is asked again every second for 60 s.
+        The run config names the stack's config file, as `trigger` does; `day` stays unset,
+        so each run takes its logical date (`ds`)."""
+        s = running.settings
+        statuses: list[RunStatus] = []
+        for dag_id, stretch in stretches(days):
+            backfill_id, run_ids = self._backfill_runs(s, dag_id, stretch)
+            for run_id in run_ids:
+                status = running.wait_run(run_id, timeout_s,
+                                          read=lambda s, r, d=dag_id: self._run_status(s, r, d))
+                statuses.append(status)
+                if not status.succeeded:  # the next dates would fail on the gap: cancel them
+                    self._api(s, "PUT", f"/api/v2/backfills/{backfill_id}/cancel")
+                    return statuses
+        return statuses
+
+    def backfill_mechanism(self, s: StackSettings) -> str:
+        return ("POST /api/v2/backfills, max_active_runs 1, a DAG at a time (Sundays are the "
+                "weekly cold start's DAG)")
+
+    def _backfill_runs(self, s: StackSettings, dag_id: str,
+                       stretch: list[str]) -> tuple[int, list[str]]:
+        """Create the backfill of `dag_id` over the dates of `stretch` (a 409 retried, see
+        `backfill`); its id and its DAG runs' ids in date order. Raises OrchbenchError if
+        Airflow creates a run count other than the stretch's, urllib.error.HTTPError if it
+        refuses the backfill otherwise."""
+        first = dt.datetime.combine(dt.date.fromisoformat(stretch[0]), dt.time(), dt.UTC)
+        last = dt.datetime.combine(dt.date.fromisoformat(stretch[-1]), dt.time.max, dt.UTC)
+        body = {"dag_id": dag_id, "from_date": first.isoformat(), "to_date": last.isoformat(),
+                "max_active_runs": 1, "run_backwards": False, "reprocess_behavior": "none",
+                "dag_run_conf": {"config": str(s.config.resolve())}}
+        deadline = time.monotonic() + BACKFILL_REFUSED_FOR_S
+        # On SQLite the DAG is paused while its runs are created: the scheduler otherwise
+        # starts the first while the API server still inserts the next, and the insert
+        # fails with "database is locked", which the API answers with 503 "Backfill
+        # creation is not supported on SQLite under concurrent access. Please use
+        # PostgreSQL or MySQL." (routes/public/backfills.py; measured here: 8 dates
+        # failed at the 6th). The scheduler starts no run of a paused DAG
+        # (DagRun.get_queued_dag_runs_to_set_running).
+        paused = s.backend == "sqlite"
+        if paused:
+            self._set_paused(s, dag_id, True)
+        try:
+            while True:
+                try:
+                    made = self._api(s, "POST", "/api/v2/backfills", body)
+                    break
+                except urllib.error.HTTPError as err:
+                    if err.code != 409 or time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
+        finally:
+            if paused:
+                self._set_paused(s, dag_id, False)
+        query = urllib.parse.urlencode({"run_type": "backfill", "order_by": "logical_date",
+                                        "logical_date_gte": first.isoformat(),
+                                        "logical_date_lte": last.isoformat(), "limit": 100})
+        runs = self._api(s, "GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")["dag_runs"]
+        if len(runs) != len(stretch):
+            raise OrchbenchError(
+                f"Airflow's backfill of {dag_id} over {stretch[0]}..{stretch[-1]} made "
+                f"{len(runs)} run(s) for {len(stretch)} date(s).",
+                "Check the DAG's timetable (core/schedules.py) against the dates.")
+        return int(made["id"]), [str(run["dag_run_id"]) for run in runs]
+
+    def task_instances(self, s: StackSettings, run_id: str,
+                       dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        run_path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         return list(self._api(s, "GET", f"{run_path}/taskInstances")["task_instances"])
 
     def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
@@ -392,6 +485,14 @@ class AirflowStack(Stack):
     # ---- HTTP
     def _api(self, s: StackSettings, method: str, path: str, body: Any = None) -> Any:
         return http_json(method, f"http://{s.host}:{s.port}{path}", body)
+
+
+def stretches(days: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """`days` (ascending) cut into runs of consecutive dates of one pipeline DAG, in order:
+    [(dag_id, [date, …]), …]. A date's DAG is its schedule's (core.schedules.schedule_for,
+    definition_name): a week from Monday is [(daily, Mon…Sat), (weekly_cold, [Sun])]."""
+    return [(definition_name(schedule), list(group)) for schedule, group in itertools.groupby(
+        days, key=lambda day: schedule_for(dt.date.fromisoformat(day)))]
 
 
 def airflow_home(s: StackSettings) -> Path:

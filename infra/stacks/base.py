@@ -25,6 +25,7 @@ Nothing here imports an orchestrator: stacks are driven over HTTP and processes.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import socket
@@ -33,7 +34,7 @@ import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,6 +42,7 @@ from typing import Any, ClassVar
 import psutil
 
 from core.errors import OrchbenchError
+from core.schedules import schedule_for
 from infra import process
 from infra.envs import ENVS, ROOT
 
@@ -190,6 +192,34 @@ class Stack(ABC):
         """A fan-out run's state, its start and end, and `tasks_succeeded`."""
         raise OrchbenchError(f"{self.name}'s stack has no fan-out definition.",
                              "Measure the fan-out on a stack that has one.")
+
+    def backfill(self, running: RunningStack, days: Sequence[str],
+                 timeout_s: float = 900) -> list[RunStatus]:
+        """Run the pipeline for each logical date of `days` (ascending, consecutive) through
+        the orchestrator's own mechanism, one date at a time and in order (a date's
+        features need the day before, and a warm start the model before it); each date
+        as its schedule would run it (core.schedules.schedule_for: Sundays with
+        force_cold). Returns the runs' final statuses in date order, and stops at the first
+        run that does not succeed (so the list may be shorter than `days`), cancelling the
+        dates after it where the mechanism had already queued them. Raises
+        OrchbenchError if a run does not end within `timeout_s` of its start.
+
+        By default (Prefect, which has no backfill of its own: `prefect deployment run`
+        and the API create one run with the parameters given): a run per date is created
+        through the API once the one before it ended. The subclasses whose orchestrator
+        has its own mechanism override it; `backfill_mechanism` says which was used."""
+        statuses: list[RunStatus] = []
+        for day in days:
+            force_cold = schedule_for(dt.date.fromisoformat(day)).force_cold
+            run_id = self.trigger(running.settings, day, force_cold=force_cold)
+            statuses.append(running.wait_run(run_id, timeout_s))
+            if not statuses[-1].succeeded:
+                break
+        return statuses
+
+    def backfill_mechanism(self, s: StackSettings) -> str:
+        """How `backfill` runs the dates on this stack, in a phrase for the report."""
+        return "a run per date created through the API when the one before has ended"
 
     def step_processes(self, running: RunningStack, run_id: str) -> list[psutil.Process]:
         """The processes executing the run's steps (what a SIGKILL of "the worker"

@@ -79,8 +79,10 @@ each): default (multiprocess, 2 step processes at a time) on postgres N=5 55 s, 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,7 @@ import psutil
 from core.errors import OrchbenchError
 from core.names import FANOUT_NAME, FANOUT_RUN_LIMIT, PIPELINE_NAME
 from core.registry import STEP_NAMES
+from core.schedules import schedule_for
 from infra.services import SUPERUSER, Postgres
 from infra.stacks.base import (
     Command,
@@ -122,6 +125,9 @@ SCALE = "ORCHBENCH_SCALE"
 # FANOUT_RUN_LIMIT at once (the queued variants: with DefaultRunCoordinator, "tuned",
 # nothing queues and nothing limits).
 SCALE_TAG = "orchbench/scale"
+# The tag of a backfill's runs (their value: the backfill's id), which the queue's
+# tag_concurrency_limits hold to one run in progress (Stack.backfill's one date at a time).
+BACKFILL_TAG = "orchbench/backfill"
 # dagster_impl/scale.py's listing op, whose config carries n (not imported: this side
 # never imports Dagster).
 FANOUT_OP = "fan_out"
@@ -135,6 +141,11 @@ mutation Launch($params: ExecutionParams!) {
     ... on PythonError { message }
     ... on Error { message }
   }
+}"""
+
+_TERMINATE = """
+mutation Terminate($runIds: [String!]!) {
+  terminateRuns(runIds: $runIds) { __typename }
 }"""
 
 _STATUS = """
@@ -279,10 +290,14 @@ class DagsterStack(Stack):
         queue = []
         if coordinator == "QueuedRunCoordinator" and DEQUEUE_S in env:
             queue += [f"    dequeue_interval_seconds: {int(env[DEQUEUE_S])}"]
-        if coordinator == "QueuedRunCoordinator" and s is not None and s.scale:
-            # the fan-out's run concurrency limit: Dagster's own, a tag limit of the queue
-            queue += ["    tag_concurrency_limits:", f"      - key: {SCALE_TAG}",
-                      f"        value: {FANOUT_NAME}", f"        limit: {FANOUT_RUN_LIMIT}"]
+        if coordinator == "QueuedRunCoordinator":
+            # A backfill's runs one at a time (backfill); with `scale`, the fan-out's run
+            # concurrency limit: Dagster's own, tag limits of the queue.
+            queue += ["    tag_concurrency_limits:", f"      - key: {BACKFILL_TAG}",
+                      "        limit: 1"]
+            if s is not None and s.scale:
+                queue += [f"      - key: {SCALE_TAG}", f"        value: {FANOUT_NAME}",
+                          f"        limit: {FANOUT_RUN_LIMIT}"]
         if queue:
             lines += ["  config:", *queue]
         if env.get(MONITORING) == "true":
@@ -331,27 +346,68 @@ class DagsterStack(Stack):
             for entry in entries)
         if not loaded:
             return False
-        if self.environment(s).get(COORDINATOR) == "DefaultRunCoordinator":
+        if not self._queued(s):
             return True
         daemons = data["instance"]["daemonHealth"]["allDaemonStatuses"]
         return any(d["daemonType"] == "QUEUED_RUN_COORDINATOR" and d["healthy"] for d in daemons)
 
     # ---- runs
     def trigger(self, s: StackSettings, day: str, *, force_cold: bool = False,
-                config: Path | None = None) -> str:
+                config: Path | None = None, tags: dict[str, str] | None = None) -> str:
         """launchRun with the run config dagster_impl.definitions.run_config builds; the
-        orchbench run id (container labels, result files) is also a run tag."""
+        orchbench run id (container labels, result files) is also a run tag, beside
+        `tags`."""
         run_id = uuid.uuid4().hex[:12]
         params = {"day": day, "run_id": run_id, "config": str(Path(config or s.config).resolve()),
                   "home": None, "force_cold": force_cold}
+        tags = {"orchbench/run_id": run_id, "orchbench/logical_date": day, **(tags or {})}
         execution = {
             "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
                          "jobName": JOB},
             "runConfigData": {"resources": {"run": {"config": params}}},
-            "executionMetadata": {"tags": [{"key": "orchbench/run_id", "value": run_id},
-                                           {"key": "orchbench/logical_date", "value": day}]},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
         }
         return self._launch(s, execution, f"{JOB} for {day}")
+
+    def backfill(self, running: RunningStack, days: Sequence[str],
+                 timeout_s: float = 900) -> list[RunStatus]:
+        """A run per date, all launched at once with the tag BACKFILL_TAG, which the run
+        queue (QueuedRunCoordinator) starts one at a time: dagster.yaml limits the tag to
+        1 run in progress, and the daemon takes queued runs oldest first (it reads them
+        ascending and sorts by priority alone, stably:
+        _daemon/run_coordinator/queued_run_coordinator_daemon.py), so in date order.
+        Dagster's own backfills are of partitioned jobs, and the pipeline job takes its
+        date from the run config, not a partition: a run per date is what its docs give
+        for a job without partitions. A run that fails cancels the queued ones after it
+        (terminateRuns: a queued run becomes CANCELED). Without the queue ("tuned":
+        DefaultRunCoordinator, which starts every launched run at once) it is the base
+        class's run per date, each launched when the one before ended. See Stack.backfill
+        for the contract."""
+        s = running.settings
+        if not self._queued(s):
+            return super().backfill(running, days, timeout_s)
+        backfill_id = uuid.uuid4().hex[:8]
+        run_ids = [self.trigger(s, day, force_cold=schedule_for(dt.date.fromisoformat(day))
+                                .force_cold, tags={BACKFILL_TAG: backfill_id})
+                   for day in days]
+        statuses: list[RunStatus] = []
+        for i, run_id in enumerate(run_ids):
+            # From the launch, a run waits in the queue for every run before it.
+            statuses.append(running.wait_run(run_id, timeout_s * (i + 1)))
+            if not statuses[-1].succeeded:
+                self._graphql(s, _TERMINATE, {"runIds": run_ids[i + 1:]})
+                break
+        return statuses
+
+    def backfill_mechanism(self, s: StackSettings) -> str:
+        if not self._queued(s):
+            return super().backfill_mechanism(s)
+        return (f"a run per date launched at once; the run queue's tag limit "
+                f"({BACKFILL_TAG}: 1) starts them in order")
+
+    def _queued(self, s: StackSettings) -> bool:
+        """Whether launched runs wait in the daemon's queue (QueuedRunCoordinator)."""
+        return self.environment(s).get(COORDINATOR) == "QueuedRunCoordinator"
 
     def trigger_fanout(self, s: StackSettings, n: int) -> str:
         """launchRun of the fan-out job (dagster_impl/scale.py) with `n` mapped no-op ops

@@ -1,7 +1,8 @@
 """Scale (issue 13, item 4; benchmarks/scale.py), per served stack and layout: the
 fan-out curve (wall time and peak memory against the number of mapped tasks, the fitted
-slope, whether the cost grows faster than linearly), and runs triggered at once against
-a run concurrency limit (makespan, queue wait, runs per minute, the most at once)."""
+slope, whether the cost grows faster than linearly), runs triggered at once against
+a run concurrency limit (makespan, queue wait, runs per minute, the most at once), and a
+backfill of consecutive dates against direct's (benchmarks/backfill.py)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,40 @@ from benchmarks.results import ChainPoint, ResultSet, layout
 from core.names import FANOUT_RUN_LIMIT
 
 SCENARIO = "scale_fanout"
+BACKFILL = "backfill"  # benchmarks/backfill.py SCENARIO (the report does not run benchmarks)
 RECORDED_LATE_S = 1.0  # a task recorded this long after its run's end is worth a mention
 
 
 def scale_blocks(results: ResultSet) -> list[Block]:
-    """The fan-out curve, then the runs at once; each only if the run measured it."""
-    return fanout_curve_blocks(results) + concurrent_runs_blocks(results)
+    """The fan-out curve, the runs at once, the backfill; each only if the run measured it."""
+    return (fanout_curve_blocks(results) + concurrent_runs_blocks(results)
+            + backfill_blocks(results))
+
+
+def backfill_blocks(results: ResultSet) -> list[Block]:
+    """A row per stack and layout, and direct's (layout_table): the backfill's wall time,
+    a date's run, the mechanism's own time, the dates identical to direct's; then each
+    stack's mechanism, from its figures' knob."""
+    figures = [f for f in results.figures if f.scenario == BACKFILL]
+    if not figures:
+        return []
+    mechanisms = sorted({(f.orchestrator, f.knobs["mechanism"]) for f in figures
+                         if f.metric == "wall_s" and "mechanism" in f.knobs},
+                        key=lambda om: order_key(om[0], ""))
+    metrics = [("wall_s", "wall"), ("run_s", "a date's run"),
+               ("overhead_s", "mechanism's own"), ("identical_dates", "identical to direct")]
+    return [Heading(3, "Scale: a backfill of consecutive dates"),
+            Para("The real pipeline over consecutive logical dates after the history, one date "
+                 "at a time and in order (a date's features need the day before), each as its "
+                 "schedule runs it (Sundays a forced cold start), through the orchestrator's "
+                 "own mechanism, against the direct backfill of the same dates from the same "
+                 "history. Wall is from the first submission to the last run's recorded end; "
+                 "a date's run from its first task's start to its end; the mechanism's own "
+                 "time is wall minus the runs (scheduler loop, poll, queue, process starts); "
+                 "identical counts the dates whose decision and model version equal direct's "
+                 "(the figures' notes give the number of dates). Mechanisms: "
+                 + "; ".join(f"{impl_label(o, '')}: {m}" for o, m in mechanisms) + "."),
+            layout_table(results, BACKFILL, metrics)]
 
 
 def concurrent_runs_blocks(results: ResultSet) -> list[Block]:
