@@ -119,8 +119,8 @@ SCALE_DAGS = DAGS.parent / "scale"
 SCALE_BUNDLE = "orchbench-scale"
 FANOUT_TASK = "noop"
 VARIANTS = ("default", "tuned", "detect", "ui")
-# How long a DAG's next backfill is asked for again while Airflow refuses it (409) because
-# the one before is not yet marked completed: the scheduler checks every 30 s.
+# How long a DAG's next backfill is asked for again while Airflow refuses it: 409 while the
+# one before is not yet marked completed (the scheduler checks every 30 s), 503 on a lock.
 BACKFILL_REFUSED_FOR_S = 60
 
 # The port roles beside the UI's, as offsets from it (see the module docstring).
@@ -392,7 +392,8 @@ class AirflowStack(Stack):
         stretches of one DAG (`stretches`), each backfilled and waited for before the next.
         The API refuses a DAG's next backfill (409, "Another backfill is running") until
         the scheduler has marked the previous one completed, which it checks every 30 s
-        (`_mark_backfills_complete`): refused, it is asked again every second for 60 s.
+        (`_mark_backfills_complete`): refused (or 503, a database lock), it is asked again
+        every second for BACKFILL_REFUSED_FOR_S.
         The run config names the stack's config file, as `trigger` does; `day` stays unset,
         so each run takes its logical date (`ds`)."""
         s = running.settings
@@ -440,7 +441,9 @@ class AirflowStack(Stack):
                     made = self._api(s, "POST", "/api/v2/backfills", body)
                     break
                 except urllib.error.HTTPError as err:
-                    if err.code != 409 or time.monotonic() > deadline:
+                    # 409: the DAG's backfill before is not marked completed yet; 503: a
+                    # lock, after which Airflow removed what it had made (_create_backfill)
+                    if err.code not in (409, 503) or time.monotonic() > deadline:
                         raise
                     time.sleep(1)
         finally:

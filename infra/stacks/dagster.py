@@ -376,9 +376,9 @@ class DagsterStack(Stack):
         1 run in progress, and the daemon takes queued runs oldest first (it reads them
         ascending and sorts by priority alone, stably:
         _daemon/run_coordinator/queued_run_coordinator_daemon.py), so in date order.
-        Dagster's own backfills are of partitioned jobs, and the pipeline job takes its
-        date from the run config, not a partition: a run per date is what its docs give
-        for a job without partitions. A run that fails cancels the queued ones after it
+        Dagster's own backfills are of partitions (a partitioned job or assets), and the
+        pipeline job takes its date from the run config: so a run per date, which the
+        queue orders. A run that fails cancels the queued ones after it
         (terminateRuns: a queued run becomes CANCELED). Without the queue ("tuned":
         DefaultRunCoordinator, which starts every launched run at once) it is the base
         class's run per date, each launched when the one before ended. See Stack.backfill
@@ -392,10 +392,11 @@ class DagsterStack(Stack):
                    for day in days]
         statuses: list[RunStatus] = []
         for i, run_id in enumerate(run_ids):
-            # From the launch, a run waits in the queue for every run before it.
-            statuses.append(running.wait_run(run_id, timeout_s * (i + 1)))
+            # Awaited once the run before it ended, when the queue starts it.
+            statuses.append(running.wait_run(run_id, timeout_s))
             if not statuses[-1].succeeded:
-                self._graphql(s, _TERMINATE, {"runIds": run_ids[i + 1:]})
+                if run_ids[i + 1:]:
+                    self._graphql(s, _TERMINATE, {"runIds": run_ids[i + 1:]})
                 break
         return statuses
 
