@@ -40,6 +40,7 @@ from benchmarks.fixtures import bench_day, fresh_home, home_config
 from benchmarks.plan import Bench
 from benchmarks.results import Figure
 from core.config import Config
+from core.errors import OrchbenchError
 from core.models import ModelStore
 from core.schedules import schedule_for
 from infra.stacks import RunningStack, Stack, StackSettings
@@ -93,13 +94,21 @@ def through_stack(bench: Bench, st: Stack, running: RunningStack, s: StackSettin
     """The backfill on one started stack whose home is a fresh copy of the history (see
     the module's docstring); how many of its dates succeeded (the stack's next runs take
     the dates after them: a date that failed is run again first, as after a real failed
-    backfill). A failure is a note and ends it; never raises for a run that fails."""
+    backfill). A failure is a note and ends it; never raises for a run that fails. If the
+    mechanism itself fails (a run past its timeout, the API refusing), that is a note too,
+    and all its dates count as used."""
     baseline = direct_baseline(bench)
     label = s.label(st.name)
     wanted = days(bench)
     mechanism = st.backfill_mechanism(s)
     submitted = time.time()
-    statuses = st.backfill(running, wanted, timeout_s=bench.plan.backfill_timeout_s)
+    try:
+        statuses = st.backfill(running, wanted, timeout_s=bench.plan.backfill_timeout_s)
+    except (OrchbenchError, OSError) as err:  # a run past its timeout; the API refused
+        problem = err.problem if isinstance(err, OrchbenchError) else f"{type(err).__name__}: {err}"
+        bench.results.notes.append(f"backfill: {label} failed: {problem.splitlines()[0]}")
+        bench.advance(f"backfill: {label} failed")
+        return len(wanted)  # where its runs stand is unknown: the next runs come after
     done = [status for status in statuses if status.succeeded]
     if len(done) < len(wanted):
         last = statuses[-1] if statuses else None

@@ -108,11 +108,11 @@ def describe(plan: Plan) -> str:
             f"{plan.served_triggers} run(s) and a killed worker per start "
             f"({len(layouts(plan)) * len(plan.served_variants)} start(s)), then on the "
             f"default start fan-outs of {', '.join(map(str, plan.scale_fanout_sizes)) or 'no'}"
-            f" task(s) and {plan.scale_runs} run(s) of {plan.scale_run_tasks} at once; "
-            + (f"first on the default start on {', '.join(plan.backfill_backends)}, a "
-               f"backfill of {plan.backfill_days} date(s) (and direct's); "
+            f" task(s) and {plan.scale_runs} run(s) of {plan.scale_run_tasks} at once"
+            + (f", and before its served runs, on {', '.join(plan.backfill_backends)}, a "
+               f"backfill of {plan.backfill_days} date(s) (and direct's)"
                if plan.backfill_days and plan.backfill_backends else "")
-            + "then the MLflow UI")
+            + "; then the MLflow UI")
 
 
 def run(bench: Bench) -> None:
