@@ -40,7 +40,7 @@ from benchmarks.fixtures import bench_day, fresh_home, home_config
 from benchmarks.plan import Bench
 from benchmarks.results import Figure
 from core.config import Config
-from core.errors import OrchbenchError
+from core.errors import OrchbenchError, problem_of
 from core.models import ModelStore
 from core.schedules import schedule_for
 from infra.stacks import RunningStack, Stack, StackSettings
@@ -105,8 +105,8 @@ def through_stack(bench: Bench, st: Stack, running: RunningStack, s: StackSettin
     try:
         statuses = st.backfill(running, wanted, timeout_s=bench.plan.backfill_timeout_s)
     except (OrchbenchError, OSError) as err:  # a run past its timeout; the API refused
-        problem = err.problem if isinstance(err, OrchbenchError) else f"{type(err).__name__}: {err}"
-        bench.results.notes.append(f"backfill: {label} failed: {problem.splitlines()[0]}")
+        bench.results.notes.append(f"backfill: {label} failed: "
+                                   f"{problem_of(err).splitlines()[0]}")
         bench.advance(f"backfill: {label} failed")
         return len(wanted)  # where its runs stand is unknown: the next runs come after
     done = [status for status in statuses if status.succeeded]

@@ -45,7 +45,7 @@ from collections.abc import Sequence
 from benchmarks import stats
 from benchmarks.plan import Bench
 from benchmarks.results import ChainPoint, Figure
-from core.errors import OrchbenchError
+from core.errors import OrchbenchError, problem_of
 from core.names import FANOUT_RUN_LIMIT
 from infra.stacks import RunningStack, Stack, StackSettings
 
@@ -160,8 +160,7 @@ def concurrent_runs(bench: Bench, st: Stack, running: RunningStack, s: StackSett
 
 
 def _first_line(err: Exception) -> str:
-    return (err.problem if isinstance(err, OrchbenchError) else f"{type(err).__name__}: "
-            f"{err}").splitlines()[0]
+    return problem_of(err).splitlines()[0]
 
 
 def max_overlap(spans: Sequence[tuple[float, float]]) -> int:

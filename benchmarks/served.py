@@ -54,7 +54,7 @@ from benchmarks.plan import Bench, Plan
 from benchmarks.repeat import Budget
 from benchmarks.results import FailureCase, Figure
 from core.config import Fault, load_config, save_config
-from core.errors import OrchbenchError
+from core.errors import OrchbenchError, problem_of
 from core.models import ModelStore
 from core.runner import sweep
 from infra.services import remove_cluster
@@ -161,8 +161,7 @@ def _one_layout(bench: Bench, st: Stack, variant: str, backend: str) -> None:
     except Exception as err:  # not KeyboardInterrupt: Ctrl-C still ends the run
         if backend == "sqlite":
             raise
-        problem = (err.problem if isinstance(err, OrchbenchError)
-                   else f"{type(err).__name__}: {err}")
+        problem = problem_of(err)
         bench.results.notes.append(f"served: {st.name} {variant} on {backend} failed, its "
                                    f"figures from then on are missing: "
                                    f"{problem.splitlines()[0]}")

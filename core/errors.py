@@ -38,6 +38,12 @@ class OrchbenchError(Exception):
                          retryable=self.retryable, error_type=type(self).__name__)
 
 
+def problem_of(err: BaseException) -> str:
+    """What went wrong, for a note or a log line: an OrchbenchError's `problem` (without
+    its fix), any other exception as "TypeName: message". May hold several lines."""
+    return err.problem if isinstance(err, OrchbenchError) else f"{type(err).__name__}: {err}"
+
+
 class ConfigError(OrchbenchError):
     """A configuration value, CLI argument or date is invalid."""
 
