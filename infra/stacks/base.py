@@ -202,10 +202,14 @@ class Stack(ABC):
         force_cold). Returns the runs' final statuses in date order, and stops at the first
         run that does not succeed (so the list may be shorter than `days`), cancelling the
         dates after it where the mechanism had already queued them. Raises
-        OrchbenchError if a run does not end within `timeout_s` of its start.
+        OrchbenchError if a run does not end within `timeout_s` of the wait for it (from
+        its creation, or from the end of the run before it where the mechanism queued
+        it), urllib.error.HTTPError if the orchestrator's API refuses the backfill.
 
         By default (Prefect, which has no backfill of its own: `prefect deployment run`
-        and the API create one run with the parameters given): a run per date is created
+        and the API create one run with the parameters given; `POST /deployments/{id}/
+        schedule` creates a past range's runs at once, but then nothing orders them, its
+        concurrency slots being retried, not queued in order): a run per date is created
         through the API once the one before it ended. The subclasses whose orchestrator
         has its own mechanism override it; `backfill_mechanism` says which was used."""
         statuses: list[RunStatus] = []
