@@ -4,11 +4,11 @@ For every layout a stack has beyond SQLite (PostgreSQL for all three; Airflow's
 CeleryExecutor with Redis too): the harness starts PostgreSQL (and Redis) and the
 orchestrator's separate processes on a copy of the UI's history, the pipeline runs a
 date through the orchestrator's own API, by its backfill mechanism (Stack.backfill:
-Airflow's backfill API, Dagster's run queue), every step must succeed, then the scale
-benchmark's fan-out of 5 mapped no-op tasks (benchmarks/scale.py) must succeed with all
-5 recorded, and after the stop nothing may be left: no process, no listening port, no
-container, and the cluster shut down (then deleted, as the benchmark deletes its
-temporary ones).
+Airflow's backfill API; Dagster's "tuned" start has no run queue, so a launched run),
+every step must succeed, then the scale benchmark's fan-out of 5 mapped no-op tasks
+(benchmarks/scale.py) must succeed with all 5 recorded, and after the stop nothing may
+be left: no process, no listening port, no container, and the cluster shut down (then
+deleted, as the benchmark deletes its temporary ones).
 
 Prefect's PostgreSQL layout is driven through its UI in Chromium instead
 (tests/test_browser.py: a history run through the API, one from the UI's button,
@@ -87,10 +87,9 @@ def _one_layout(name: str, backend: str, home: Path, config: Path, day: str) -> 
         assert (backend == "celery") == ("redis" in roles), roles
         ports = running.listening_ports()
         assert s.port in ports and s.port_of("postgres") in ports, ports
-        # The layout's date through the orchestrator's own backfill mechanism (Airflow's
-        # backfill API, Dagster's run queue): the benchmark's backfill path on PostgreSQL,
-        # which the quick bench (CI's) runs on SQLite only; `trigger` is that path's first
-        # step for Dagster, and the served benchmark's for all.
+        # The layout's date through Stack.backfill: Airflow's backfill API on PostgreSQL
+        # and Celery, which the quick bench (CI's) runs on SQLite only; Dagster's tuned
+        # start has no queue, so its backfill is a launched run, `trigger`'s path.
         [status] = st.backfill(running, [day], timeout_s=600)
         assert status.succeeded, (status, running.log_tail(roles[-1]))
         assert len(status.steps) == 5 and all(
