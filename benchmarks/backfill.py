@@ -42,6 +42,7 @@ from benchmarks.results import Figure
 from core.config import Config
 from core.errors import OrchbenchError, problem_of
 from core.models import ModelStore
+from core.result import duration_s
 from core.schedules import schedule_for
 from infra.stacks import RunningStack, Stack, StackSettings
 
@@ -78,7 +79,7 @@ def direct_baseline(bench: Bench) -> dict[str, dict[str, Any]]:
                                        f"{result.error}; the direct backfill stops there")
             break
         ran.append(day)
-        runs.append(_seconds(result.started, result.ended))
+        runs.append(duration_s(result.started, result.ended) or 0.0)
     wall = time.perf_counter() - started
     baseline = outcomes(cfg, ran)
     bench.results.figures += _figures("direct", "", "", wall, runs, len(ran), {},
@@ -166,11 +167,3 @@ def _figures(name: str, variant: str, backend: str, wall: float | None, runs: li
         Figure("latency", SCENARIO, name, "identical_dates", "dates", [float(identical)],
                note=f"of {len(runs)}: decision and model version equal to direct's", **common),
     ]
-
-
-def _seconds(started: str | None, ended: str | None) -> float:
-    """The seconds between two ISO timestamps of a RunResult (core.result.now)."""
-    if not started or not ended:
-        return 0.0
-    return (dt.datetime.fromisoformat(ended) - dt.datetime.fromisoformat(started)).total_seconds()
-

@@ -51,7 +51,7 @@ from core.models import ModelStore
 from core.names import BASELINES, ORCHESTRATORS
 from core.protocol import entry_module
 from core.registry import CONTAINER_STEPS
-from core.result import step_failure
+from core.result import duration_s, step_failure
 from core.runner import LABEL_SESSION, LABEL_STEP, sweep
 from infra import process
 from infra.envs import ROOT
@@ -238,12 +238,7 @@ def _plain(bench: Bench, client: Any, scenario: str, name: str, home: Path, sess
 def _span(step: dict[str, Any]) -> float | None:
     """Seconds from the step's first start to its end, as the implementation recorded them:
     the failure's own duration, without the orchestrator's start-up around it."""
-    import datetime as dt
-
-    if not step.get("started") or not step.get("ended"):
-        return None
-    started, ended = (dt.datetime.fromisoformat(step[k]) for k in ("started", "ended"))
-    return (ended - started).total_seconds()
+    return duration_s(step.get("started"), step.get("ended"))
 
 
 # ------------------------------------------------------------------------------ killed

@@ -40,6 +40,14 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
+def duration_s(started: str | None, ended: str | None) -> float | None:
+    """Seconds from `started` to `ended`, two of `now()`'s stamps (a run's or a step's);
+    None if either is missing (not started, or not ended)."""
+    if not started or not ended:
+        return None
+    return (dt.datetime.fromisoformat(ended) - dt.datetime.fromisoformat(started)).total_seconds()
+
+
 @dataclass
 class StepResult:
     name: str
